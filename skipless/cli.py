@@ -1,0 +1,307 @@
+"""The ``skipless`` command: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+
+from skipless.errors import SkiplessError
+from skipless.provenance import REPO_ROOT
+
+HLS_PROJECTS_DIR = REPO_ROOT / "hls_projects"
+DEMO_DIR = REPO_ROOT / "runs" / "demo"
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    from skipless.data import DATASETS, DEFAULT_DATASET
+
+    p.add_argument("--dataset", default=DEFAULT_DATASET, choices=DATASETS, help="dataset (default: %(default)s)")
+    p.add_argument("--data-dir", help="folder (or CIFAR-10 .tar.gz) holding the dataset files")
+
+
+# ---------------------------------------------------------------- models
+
+
+def cmd_models_list(args) -> int:
+    from skipless import zoo
+
+    if args.trained:
+        ids = zoo.trained_artifacts()
+        if not ids:
+            print(f"no trained artifacts in {zoo.MODELS_DIR}")
+        for artifact_id in ids:
+            card = zoo.read_card(artifact_id)
+            acc = card.get("metrics", {}).get("test_accuracy")
+            acc_txt = f"{100 * acc:.2f}%" if acc is not None else "-"
+            print(f"{artifact_id:32s} {card.get('dataset', '?'):14s} test accuracy {acc_txt}")
+        return 0
+    grid = zoo.variant_grid()
+    print(f"{len(grid)} variants: r{{depth}}-{{skip}}-{{quant}}")
+    print(f"  depths: {', '.join(str(d) for d in sorted({v.depth for v in grid}))}")
+    print(f"  skips:  {', '.join(f'{t} ({m})' for t, m in zoo.SKIP_TOKENS.items())}")
+    print(f"  quants: {', '.join(zoo.GRID_QUANTS)} (and q<bits>i<int>, e.g. q8i3)")
+    for v in grid:
+        print(f"  {v}")
+    return 0
+
+
+def describe_model(variant_or_artifact: str) -> dict:
+    """Summary of a variant (built with random weights) or of a trained artifact."""
+    from skipless import zoo
+    from skipless.resnet import count_adds, count_macs
+
+    vid = zoo.parse_id(variant_or_artifact)
+    if vid.method:
+        model, card = zoo.load_hardware_model(variant_or_artifact)
+        arch = zoo.card_arch(card)
+    else:
+        arch, card = vid.arch(), None
+        model = arch.build(folded=True)
+    kinds = Counter(type(layer).__name__ for layer in model.layers)
+    return {
+        "id": variant_or_artifact,
+        "depth": arch.depth,
+        "skip_modes": Counter(arch.skip_modes),
+        "quant": arch.quant,
+        "input_shape": arch.input_shape,
+        "skip_additions": count_adds(model),
+        "parameters": model.count_params(),
+        "macs": count_macs(model),
+        "layers": kinds,
+        "card": card,
+        "model": model,
+    }
+
+
+def cmd_models_show(args) -> int:
+    info = describe_model(args.id)
+    spec = info["model"]
+    print(f"{info['id']}: ResNet-{info['depth']}, quant {info['quant']}, input {info['input_shape']}")
+    print(f"  blocks:         {dict(info['skip_modes'])}")
+    print(f"  skip additions: {info['skip_additions']}")
+    print(f"  parameters:     {info['parameters']:,}")
+    print(f"  MACs/image:     {info['macs']:,}")
+    print(f"  layers:         {len(spec.layers)} ({', '.join(f'{k} {v}' for k, v in sorted(info['layers'].items()))})")
+    if info["card"]:
+        card = info["card"]
+        print(f"  trained on {card.get('dataset')} with {card.get('training', {}).get('method')}: {card.get('metrics')}")
+    if args.layers:
+        for layer in spec.layers:
+            print(f"    {layer.name:24s} {type(layer).__name__:18s} {tuple(layer.output.shape[1:])}")
+    return 0
+
+
+# ---------------------------------------------------------------- data
+
+
+def cmd_data_info(args) -> int:
+    import numpy as np
+
+    from skipless import data
+
+    ds = data.load(args.dataset, args.data_dir)
+    print(f"{ds.name} from {ds.source}")
+    print(f"  train: {ds.x_train.shape} {ds.x_train.dtype}, test: {ds.x_test.shape}")
+    print(f"  classes: {', '.join(ds.classes)}")
+    counts = np.bincount(ds.y_train, minlength=len(ds.classes))
+    print(f"  train images per class: {counts.min()}..{counts.max()}")
+    print(f"  augmentation: random crop (4-pixel padding){', horizontal flip' if ds.flip else ''}")
+    return 0
+
+
+# ---------------------------------------------------------------- train
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from skipless.train.recipe import SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
+    p.add_argument("--val-size", type=int, default=d.val_size, help="validation images held out of the training set")
+    p.add_argument("--limit", type=int, help="train on the first N training images only (quick runs)")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--seed", type=int, default=d.seed)
+
+
+def _train_config(args):
+    from skipless.train.recipe import TrainConfig
+
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        schedule=args.schedule,
+        val_size=args.val_size,
+        limit=args.limit,
+        augment=not args.no_augment,
+        seed=args.seed,
+    )
+
+
+def cmd_demo(args) -> int:
+    from skipless.demo import run_demo
+
+    return run_demo(epochs=args.epochs, limit=args.limit, n_csim=args.n, out_dir=args.out)
+
+
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    from skipless import data, zoo
+    from skipless.train import train_variant
+
+    vid = zoo.parse_id(args.id)
+    if vid.method is None:
+        vid = zoo.VariantId(vid.depth, vid.skip, vid.quant, "normal")
+    config = _train_config(args)
+    ds = data.load(args.dataset, args.data_dir)
+    model, card = train_variant(vid, ds, config)
+    path = zoo.save_artifact(model, card, Path(args.models_dir))
+    print(f"saved {path} and its model card")
+    return 0
+
+
+# ---------------------------------------------------------------- hls4ml
+
+
+def _add_hls_args(p: argparse.ArgumentParser) -> None:
+    from skipless.hls.project import BACKENDS, IO_TYPES, STRATEGIES, HLSSettings
+
+    d = HLSSettings()
+    p.add_argument("--backend", choices=BACKENDS, default=d.backend)
+    p.add_argument("--io-type", choices=IO_TYPES, default=d.io_type)
+    p.add_argument("--part", default=d.part, help="FPGA part (default: %(default)s, the Pynq-Z2's)")
+    p.add_argument("--clock-period", type=float, default=d.clock_period, help="ns (default: %(default)s = 150 MHz)")
+    p.add_argument("--strategy", choices=STRATEGIES, default=d.strategy)
+    p.add_argument("--reuse-factor", type=int, default=d.reuse_factor)
+    p.add_argument("--seed", type=int, default=0, help="weight seed for variant ids (random weights)")
+    p.add_argument("--projects-dir", default=str(HLS_PROJECTS_DIR))
+    _add_data_args(p)
+
+
+def _hls_settings(args) -> dict:
+    return dict(
+        backend=args.backend,
+        io_type=args.io_type,
+        part=args.part,
+        clock_period=args.clock_period,
+        strategy=args.strategy,
+        reuse_factor=args.reuse_factor,
+    )
+
+
+def _convert_one(model_id: str, ds, args):
+    from pathlib import Path
+
+    from skipless import hls, zoo
+
+    model = zoo.hardware_model(model_id, ds, seed=args.seed)
+    source = {"id": model_id, "dataset": ds.name, "weights": "trained" if zoo.parse_id(model_id).method else f"random, seed {args.seed}"}
+    project = hls.convert(model, Path(args.projects_dir) / model_id, source=source, **_hls_settings(args))
+    if not project.built:
+        print(f"{model_id}: up to date in {project.path} (content hash {project.content_hash[:12]})")
+    return model, project
+
+
+def cmd_convert(args) -> int:
+    from skipless import data
+
+    ds = data.load(args.dataset, args.data_dir)
+    for model_id in args.ids:
+        _convert_one(model_id, ds, args)
+    return 0
+
+
+def cmd_csim(args) -> int:
+    import time
+
+    from skipless import data, hls
+
+    ds = data.load(args.dataset, args.data_dir)
+    model, project = _convert_one(args.id, ds, args)
+    x = ds.normalize(ds.x_test[: args.n])
+    start = time.time()
+    result = hls.verify(model, project, x, workers=args.workers)
+    seconds = time.time() - start
+    predicted = result.csim_outputs.reshape(len(x), -1).argmax(axis=1)
+    accuracy = float((predicted == ds.y_test[: len(x)]).mean())
+    print(f"{args.id}: {result.summary()}")
+    print(f"  C-sim accuracy {100 * accuracy:.2f}% on {len(x)} {ds.name} test images; {len(x) / seconds:.1f} images/s")
+    return 0 if result.bit_exact else 1
+
+
+# ---------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from skipless import __version__
+    from skipless.zoo import MODELS_DIR
+
+    parser = argparse.ArgumentParser(prog="skipless", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"skipless {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    models = sub.add_parser("models", help="the variant grid and trained artifacts")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    p = msub.add_parser("list", help="list the variant grid (or --trained artifacts)")
+    p.add_argument("--trained", action="store_true", help="list the trained artifacts in models/")
+    p.set_defaults(func=cmd_models_list)
+    p = msub.add_parser("show", help="layers, skip additions, parameters and MACs of a variant or artifact")
+    p.add_argument("id", help="variant id (r20-skip-w8a8) or trained artifact (r20-noskip-w8a8.kd)")
+    p.add_argument("--layers", action="store_true", help="print every layer with its output shape")
+    p.set_defaults(func=cmd_models_show)
+
+    dgroup = sub.add_parser("data", help="datasets")
+    dsub = dgroup.add_subparsers(dest="data_command", required=True)
+    p = dsub.add_parser("info", help="where a dataset is read from and what it holds")
+    p.add_argument("dataset", choices=("fashion_mnist", "cifar10"))
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_data_info)
+
+    p = sub.add_parser("train", help="train a variant and save it as models/<id>.<method>.h5 + .json")
+    p.add_argument("id", help="variant id, e.g. r8-skip-w8a8 (saved as r8-skip-w8a8.normal)")
+    _add_data_args(p)
+    _add_train_args(p)
+    p.add_argument("--models-dir", default=str(MODELS_DIR))
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("convert", help="convert models into bit-exact hls4ml projects under hls_projects/<id>/")
+    p.add_argument("ids", nargs="+", help="trained artifacts (r8-skip-w8a8.normal) or variant ids (random weights)")
+    _add_hls_args(p)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("csim", help="C-simulate a model's hls4ml project and compare it bit for bit with QKeras")
+    p.add_argument("id", help="trained artifact or variant id")
+    p.add_argument("--n", type=int, default=100, help="test images to simulate (default: %(default)s)")
+    p.add_argument("--workers", type=int, help="processes (default: one per core)")
+    _add_hls_args(p)
+    p.set_defaults(func=cmd_csim)
+
+    p = sub.add_parser("demo", help="train a ResNet-8 briefly, convert it, verify C-simulation bit for bit")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--limit", type=int, default=12000, help="training images (default: %(default)s)")
+    p.add_argument("--n", type=int, default=100, help="test images to C-simulate (default: %(default)s)")
+    p.add_argument("--out", default=str(DEMO_DIR), help="where the demo's model and project go")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SkiplessError as e:
+        print(f"skipless: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("skipless: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

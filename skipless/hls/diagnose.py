@@ -1,0 +1,101 @@
+"""Bit-exactness check and mismatch diagnosis: where does the C-simulation leave the QKeras reference?
+
+:func:`verify` runs the C-simulation and the QKeras model on the same images and demands exact
+equality. When they differ, :func:`first_divergence` recompiles the project with hls4ml's layer
+tracing into a sibling folder, runs the first mismatching image through it and through the QKeras
+model layer by layer, and names the first layer (in hls4ml's graph order) whose outputs differ, with
+the position and both values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from skipless.hls.csim import csim
+from skipless.hls.project import HLSProject, to_hls4ml
+
+
+@dataclass
+class Divergence:
+    layer: str
+    sample: int
+    position: tuple[int, ...]
+    hls_value: float
+    keras_value: float
+    n_different: int
+
+    def __str__(self) -> str:
+        return (
+            f"first divergent layer {self.layer!r}: sample {self.sample}, position {self.position}: "
+            f"hls4ml {self.hls_value!r} vs QKeras {self.keras_value!r} ({self.n_different} values differ in that layer)"
+        )
+
+
+@dataclass
+class Verification:
+    n_images: int
+    n_equal: int
+    max_abs_diff: float
+    csim_outputs: np.ndarray
+    reference: np.ndarray
+    divergence: Divergence | None = None
+
+    @property
+    def bit_exact(self) -> bool:
+        return self.n_equal == self.n_images
+
+    def summary(self) -> str:
+        if self.bit_exact:
+            return f"bit-exact: {self.n_images}/{self.n_images} images, every output equal to QKeras"
+        text = f"MISMATCH: {self.n_equal}/{self.n_images} images equal, max |diff| {self.max_abs_diff:g}"
+        return text + (f"; {self.divergence}" if self.divergence else "")
+
+
+def keras_layer_outputs(model, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every layer's output for images ``x`` (float64)."""
+    import tensorflow as tf
+
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    probe = tf.keras.Model(model.inputs, [layer.output for layer in layers])
+    outs = probe.predict(x.astype(np.float32), verbose=0)
+    return {layer.name: np.asarray(o, dtype=np.float64) for layer, o in zip(layers, outs, strict=True)}
+
+
+def first_divergence(model, project: HLSProject, x: np.ndarray, sample: int) -> Divergence | None:
+    """Trace image ``sample`` through hls4ml and QKeras; the first layer in hls4ml's order that differs."""
+    trace_model = to_hls4ml(model, project.path / "trace_prj", project.settings, trace=True)
+    image = np.ascontiguousarray(x[sample : sample + 1], dtype=np.float64)
+    _, traces = trace_model.trace(image)
+    keras_outs = keras_layer_outputs(model, image)
+    for layer in trace_model.get_layers():
+        if layer.name not in traces or layer.name not in keras_outs:
+            continue
+        hls_out = np.asarray(traces[layer.name][0], dtype=np.float64).reshape(-1)
+        ref = keras_outs[layer.name][0].reshape(-1)
+        if hls_out.shape != ref.shape:
+            continue
+        diff = np.nonzero(hls_out != ref)[0]
+        if len(diff):
+            i = int(diff[0])
+            position = np.unravel_index(i, keras_outs[layer.name][0].shape)
+            return Divergence(layer.name, sample, tuple(int(p) for p in position), float(hls_out[i]), float(ref[i]), len(diff))
+    return None
+
+
+def verify(model, project: HLSProject, x: np.ndarray, workers: int | None = None, diagnose: bool = True) -> Verification:
+    """C-simulate ``x`` and compare every output, exactly, with ``model`` (the QKeras reference)."""
+    outputs = csim(project, x, workers=workers)
+    reference = np.asarray(model.predict(np.asarray(x, dtype=np.float32), verbose=0), dtype=np.float64)
+    equal = np.all(outputs.reshape(len(x), -1) == reference.reshape(len(x), -1), axis=1)
+    result = Verification(
+        n_images=len(x),
+        n_equal=int(equal.sum()),
+        max_abs_diff=float(np.abs(outputs - reference.reshape(outputs.shape)).max()) if len(x) else 0.0,
+        csim_outputs=outputs,
+        reference=reference,
+    )
+    if diagnose and not result.bit_exact:
+        result.divergence = first_divergence(model, project, x, int(np.argmin(equal)))
+    return result

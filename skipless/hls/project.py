@@ -1,0 +1,210 @@
+"""hls4ml projects: bit-exact conversion, compilation for C-simulation, and a content-hash cache.
+
+``convert(model, output_dir, ...)`` turns ANY QKeras model that passes :func:`check_model` into a
+compiled hls4ml project with ``bit_exact=True`` (every fixed-point type derived from the QKeras
+quantizers and weights). A project folder holds::
+
+    skipless.yaml        the settings and the content hash (tracked in git under hls_projects/)
+    hls4ml_prj/          the generated hls4ml project and its compiled C-simulation library (ignored)
+    hls4ml_prj/skipless_build.json   what was built from which hash
+
+A second ``convert`` of the same model (architecture + weights) with the same settings finds the
+hash and does no work; any changed weight or setting rebuilds.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from skipless.errors import SkiplessError
+from skipless.hls.checks import check_model
+
+BACKENDS = ("Vitis", "Vivado")
+IO_TYPES = ("io_stream", "io_parallel")
+STRATEGIES = ("Resource", "Latency")
+SETTINGS_FILE = "skipless.yaml"
+GENERATED_DIR = "hls4ml_prj"
+BUILD_FILE = "skipless_build.json"
+
+
+@dataclass
+class HLSSettings:
+    """hls4ml settings of one project. Defaults fit a Pynq-Z2 (xc7z020) at 150 MHz with streams."""
+
+    backend: str = "Vitis"
+    io_type: str = "io_stream"
+    part: str = "xc7z020clg400-1"
+    clock_period: float = 6.667
+    strategy: str = "Resource"
+    reuse_factor: int = 16
+    project_name: str = "myproject"
+    # Extra hls4ml config merged over the generated one, e.g. {"LayerName": {"fc": {"ReuseFactor": 4}}}
+    overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for value, allowed, what in (
+            (self.backend, BACKENDS, "backend"),
+            (self.io_type, IO_TYPES, "io_type"),
+            (self.strategy, STRATEGIES, "strategy"),
+        ):
+            if value not in allowed:
+                raise SkiplessError(f"unknown {what} {value!r}: use one of {', '.join(allowed)}")
+        if self.reuse_factor < 1:
+            raise SkiplessError(f"reuse_factor must be >= 1, got {self.reuse_factor}")
+        if self.clock_period <= 0:
+            raise SkiplessError(f"clock_period must be > 0 ns, got {self.clock_period}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class HLSProject:
+    """A converted, compiled hls4ml project, ready for :func:`skipless.hls.csim`."""
+
+    path: Path
+    settings: HLSSettings
+    content_hash: str
+    lib_path: Path
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    precisions: dict  # layer name -> result type, e.g. {"fc": "fixed<19,8,TRN,WRAP,0>"}
+    built: bool  # True when this call converted and compiled; False when the cache was used
+    hls_model: object = None  # the hls4ml ModelGraph, when this process converted it
+
+    @property
+    def generated_dir(self) -> Path:
+        return self.path / GENERATED_DIR
+
+    @property
+    def top_function(self) -> str:
+        return f"{self.settings.project_name}_double"
+
+
+def content_hash(model, settings: HLSSettings) -> str:
+    """SHA-256 over the model's architecture, every weight's bytes, the settings and the hls4ml version."""
+    import hls4ml
+
+    h = hashlib.sha256()
+    h.update(model.to_json().encode())
+    for w in model.weights:
+        h.update(w.name.encode())
+        h.update(w.numpy().tobytes())
+    h.update(json.dumps(settings.to_dict(), sort_keys=True).encode())
+    h.update(hls4ml.__version__.encode())
+    return h.hexdigest()
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def hls_config(model, settings: HLSSettings, trace: bool = False) -> dict:
+    import hls4ml
+
+    config = hls4ml.utils.config_from_keras_model(
+        model, granularity="name", backend=settings.backend, default_reuse_factor=settings.reuse_factor
+    )
+    config["Model"]["Strategy"] = settings.strategy
+    if trace:
+        for layer_cfg in config.get("LayerName", {}).values():
+            layer_cfg["Trace"] = True
+    return _merge(config, settings.overrides)
+
+
+def to_hls4ml(model, output_dir: Path, settings: HLSSettings, trace: bool = False):
+    """The hls4ml ModelGraph of ``model`` (bit-exact), written nowhere yet."""
+    import hls4ml
+
+    check_model(model)
+    return hls4ml.converters.convert_from_keras_model(
+        model,
+        output_dir=str(output_dir),
+        project_name=settings.project_name,
+        backend=settings.backend,
+        io_type=settings.io_type,
+        part=settings.part,
+        clock_period=settings.clock_period,
+        hls_config=hls_config(model, settings, trace),
+        bit_exact=True,
+    )
+
+
+def _read_build(path: Path) -> dict | None:
+    try:
+        return json.loads((path / GENERATED_DIR / BUILD_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _project_from_build(path: Path, settings: HLSSettings, build: dict, built: bool, hls_model=None) -> HLSProject:
+    return HLSProject(
+        path=path,
+        settings=settings,
+        content_hash=build["content_hash"],
+        lib_path=Path(build["lib_path"]),
+        input_shape=tuple(build["input_shape"]),
+        output_shape=tuple(build["output_shape"]),
+        precisions=build["precisions"],
+        built=built,
+        hls_model=hls_model,
+    )
+
+
+def convert(model, output_dir, source: dict | None = None, log=print, **settings) -> HLSProject:
+    """Convert and compile ``model`` into ``output_dir`` (cached by content hash); returns the project.
+
+    ``settings`` are :class:`HLSSettings` fields: backend, io_type, part, clock_period, strategy,
+    reuse_factor, project_name, overrides. ``source`` (e.g. the artifact id) goes into skipless.yaml.
+    """
+    settings = HLSSettings(**settings)
+    path = Path(output_dir)
+    digest = content_hash(model, settings)
+    build = _read_build(path)
+    if build and build.get("content_hash") == digest and Path(build["lib_path"]).exists():
+        return _project_from_build(path, settings, build, built=False)
+
+    check_model(model)
+    start = time.time()
+    generated = path / GENERATED_DIR
+    if generated.exists():
+        shutil.rmtree(generated)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        hls_model = to_hls4ml(model, generated, settings)
+        hls_model.compile()
+    except SkiplessError:
+        raise
+    except Exception as e:  # hls4ml and g++ failures: keep the message, drop the deep traceback
+        shutil.rmtree(generated, ignore_errors=True)
+        raise SkiplessError(f"hls4ml could not convert/compile the model into {generated}: {type(e).__name__}: {e}") from e
+    lib = Path(hls_model._top_function_lib._name)
+    build = {
+        "content_hash": digest,
+        "lib_path": str(lib.resolve()),
+        "input_shape": list(hls_model.get_input_variables()[0].shape),
+        "output_shape": list(hls_model.get_output_variables()[0].shape),
+        "precisions": {layer.name: str(layer.get_output_variable().type.precision) for layer in hls_model.get_layers()},
+        "seconds": round(time.time() - start, 2),
+    }
+    tmp = generated / (BUILD_FILE + ".tmp")
+    tmp.write_text(json.dumps(build, indent=2))
+    os.replace(tmp, generated / BUILD_FILE)
+    tracked = {"source": source or {"model": model.name}, "settings": settings.to_dict(), "content_hash": digest}
+    tmp = path / (SETTINGS_FILE + ".tmp")
+    tmp.write_text(yaml.safe_dump(tracked, sort_keys=False))
+    os.replace(tmp, path / SETTINGS_FILE)
+    log(f"converted and compiled {model.name} into {generated} in {build['seconds']:.1f} s")
+    return _project_from_build(path, settings, build, built=True, hls_model=hls_model)

@@ -1,0 +1,104 @@
+"""hls4ml C-simulation must equal the QKeras reference bit for bit (marker `csim`).
+
+Parametrized over the variant grid; test ids are variant ids, so `pytest verification -k r20` or
+`-k "noskip and w4a4"` select the obvious cases. A trained artifact from models/ is used where one
+exists for the variant, random weights (BN calibrated on real images) otherwise.
+
+w16a16 is not in the grid: its 16x16-bit products accumulate past float32's 24-bit mantissa, so the
+QKeras reference itself (computed in float32) is not exact there.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from skipless import hls, zoo
+
+pytestmark = pytest.mark.csim
+
+FAST = [f"r8-{s}-{q}" for s, q in itertools.product(("skip", "noskip", "short"), ("w8a8", "w6a8", "w4a4"))] + [
+    "r20-skip-w8a8",
+    "r20-noskip-w8a8",
+    "r20-short-w4a4",
+]
+SLOW = [
+    f"r{d}-{s}-{q}"
+    for d, s, q in itertools.product((20, 32, 44, 56), ("skip", "noskip", "short"), ("w8a8", "w6a8", "w4a4"))
+    if f"r{d}-{s}-{q}" not in FAST
+]
+CASES = FAST + [pytest.param(v, marks=pytest.mark.slow) for v in SLOW]
+
+
+def model_for(variant: str, ds):
+    """(hardware model, description): the trained artifact of this variant if models/ has one."""
+    trained = [a for a in zoo.trained_artifacts() if a.startswith(variant + ".")]
+    if trained:
+        model, card = zoo.load_hardware_model(trained[0])
+        if card.get("dataset") == ds.name:
+            return model, trained[0]
+    return zoo.random_hardware_model(zoo.parse_id(variant), ds), f"{variant} (random weights)"
+
+
+def edge_cases(shape, seed=0):
+    """All zeros, saturating maxima and minima, a checkerboard of both, and random values."""
+    rng = np.random.default_rng(seed)
+    checker = np.indices(shape[:2]).sum(axis=0) % 2
+    checker = np.repeat((checker * 200.0 - 100.0)[..., None], shape[2], axis=2)
+    return np.stack(
+        [np.zeros(shape), np.full(shape, 100.0), np.full(shape, -100.0), checker, rng.uniform(-6, 6, shape), rng.normal(0, 1.5, shape)]
+    ).astype(np.float32)
+
+
+def test_inputs(ds, n_images):
+    return np.concatenate([ds.normalize(ds.x_test[:n_images]), edge_cases(ds.input_shape)])
+
+
+test_inputs.__test__ = False  # a helper, not a test
+
+
+@pytest.mark.parametrize("variant", CASES)
+def test_csim_equals_qkeras(variant, dataset, n_images, hls_dir):
+    model, what = model_for(variant, dataset)
+    project = hls.convert(model, hls_dir / variant, source={"id": what})
+    x = test_inputs(dataset, n_images)
+    result = hls.verify(model, project, x)
+    assert result.bit_exact, f"{what}: {result.summary()}"
+    np.testing.assert_array_equal(result.csim_outputs, result.reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["r8-skip-w8a8", "r8-noskip-w8a8", "r20-skip-w8a8", "r20-noskip-w8a8"])
+def test_csim_equals_qkeras_on_the_full_test_set(variant, dataset, hls_dir):
+    model, what = model_for(variant, dataset)
+    project = hls.convert(model, hls_dir / variant, source={"id": what})
+    result = hls.verify(model, project, dataset.normalize(dataset.x_test))
+    assert result.bit_exact, f"{what}: {result.summary()}"
+
+
+def test_pool_and_single_process_equal_stock_hls4ml_predict(dataset, hls_dir):
+    model, _ = model_for("r8-skip-w8a8", dataset)
+    x = test_inputs(dataset, 4)
+    pooled = hls.csim(hls.convert(model, hls_dir / "r8-skip-w8a8"), x, workers=2)
+    single = hls.csim(hls.convert(model, hls_dir / "r8-skip-w8a8"), x, workers=1)
+    fresh = hls.convert(model, hls_dir / "r8-skip-w8a8-stock", reuse_factor=15)  # own build, in this process
+    stock = fresh.hls_model.predict(np.ascontiguousarray(x, dtype=np.float64))
+    np.testing.assert_array_equal(pooled, single)
+    np.testing.assert_array_equal(pooled, stock)
+
+
+@pytest.mark.parametrize("planted", ["s2b1_conv1", "s2b1_add", "s3b1_proj"])
+def test_mismatch_report_names_the_layer_with_the_planted_wrong_precision(planted, dataset, hls_dir):
+    """A too-narrow result type on one layer: the report must name that layer, image and position."""
+    model, _ = model_for("r8-skip-w8a8", dataset)
+    narrow = {"s2b1_conv1": "fixed<8,2>", "s2b1_add": "fixed<6,2>", "s3b1_proj": "fixed<6,1>"}[planted]
+    project = hls.convert(
+        model, hls_dir / f"r8-skip-w8a8-planted-{planted}", overrides={"LayerName": {planted: {"Precision": {"result": narrow}}}}
+    )
+    assert project.precisions[planted].startswith(narrow[:-1])
+    result = hls.verify(model, project, test_inputs(dataset, 4))
+    assert not result.bit_exact
+    d = result.divergence
+    assert d is not None and d.layer == planted, result.summary()
+    assert d.hls_value != d.keras_value
+    assert f"first divergent layer '{planted}'" in result.summary() and f"sample {d.sample}" in result.summary()

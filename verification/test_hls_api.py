@@ -1,0 +1,93 @@
+"""The public hls API with a QKeras model written outside skipless; caching; clear errors for bad models."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+from tensorflow.keras import layers
+
+from skipless import hls
+from skipless.errors import SkiplessError
+
+pytestmark = pytest.mark.csim
+
+
+def handwritten_qkeras_model(seed=1):
+    """A small QKeras CNN of its own: quantized input, two convs with a residual add, pooling, dense."""
+    tf.keras.utils.set_random_seed(seed)
+    inp = tf.keras.Input((12, 12, 3), name="pixels")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    a = QConv2D(6, 3, padding="same", kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1), name="c1")(x)
+    a = QActivation(quantized_relu(6, 2), name="r1")(a)
+    b = QConv2D(6, 3, padding="same", kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1), name="c2")(a)
+    b = QActivation(quantized_bits(8, 3, alpha=1), name="q2")(b)
+    s = layers.Add(name="res")([b, a])
+    s = QActivation(quantized_relu(7, 3), name="r2")(s)
+    p = layers.AveragePooling2D(2, name="pool")(s)
+    p = QActivation(quantized_bits(9, 4, alpha=1), name="q_pool")(p)
+    f = layers.Flatten(name="flat")(p)
+    out = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1), name="head")(f)
+    model = tf.keras.Model(inp, out, name="handwritten")
+    for w in model.trainable_weights:  # non-trivial weights in the quantizers' range
+        w.assign(np.random.default_rng(seed).uniform(-0.9, 0.9, w.shape).astype(np.float32))
+    return model
+
+
+def test_outside_model_is_bit_exact_through_the_public_api(tmp_path):
+    model = handwritten_qkeras_model()
+    project = hls.convert(model, tmp_path / "handwritten", io_type="io_stream")
+    x = np.random.default_rng(0).uniform(-3, 3, (16, 12, 12, 3)).astype(np.float32)
+    y = hls.csim(project, x)
+    np.testing.assert_array_equal(y, model.predict(x, verbose=0).astype(np.float64))
+    assert np.abs(y).max() > 0
+    assert hls.verify(model, project, x).bit_exact
+
+
+def test_second_convert_does_no_work_and_changes_rebuild(tmp_path):
+    model = handwritten_qkeras_model()
+    first = hls.convert(model, tmp_path / "p")
+    lib_mtime = first.lib_path.stat().st_mtime_ns
+    again = hls.convert(model, tmp_path / "p")
+    assert first.built and not again.built
+    assert again.content_hash == first.content_hash and again.lib_path.stat().st_mtime_ns == lib_mtime
+    assert (tmp_path / "p" / "skipless.yaml").exists()
+
+    other_setting = hls.convert(model, tmp_path / "p", reuse_factor=4)
+    assert other_setting.built and other_setting.content_hash != first.content_hash
+
+    model.get_layer("head").bias.assign_add(np.full(4, 0.25, np.float32))
+    new_weights = hls.convert(model, tmp_path / "p", reuse_factor=4)
+    assert new_weights.built and new_weights.content_hash != other_setting.content_hash
+
+
+def _model(build):
+    inp = tf.keras.Input((8, 8, 1), name="img")
+    return tf.keras.Model(inp, build(inp))
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda x: layers.BatchNormalization(name="bn")(QConv2D(2, 3, kernel_quantizer=quantized_bits(8, 0), name="c")(QActivation(quantized_bits(8, 2), name="q")(x))), "'bn'.*folded"),
+        (lambda x: layers.Conv2D(2, 3, name="plain")(QActivation(quantized_bits(8, 2), name="q")(x)), "'plain' is a float Conv2D"),
+        (lambda x: QConv2D(2, 3, kernel_quantizer=quantized_bits(8, 0), name="c")(x), "input 'img' is not quantized"),
+        (lambda x: layers.UpSampling2D(name="up")(QActivation(quantized_bits(8, 2), name="q")(x)), "'up' of type UpSampling2D is not supported"),
+        (
+            lambda x: layers.Flatten(name="f")(layers.Add(name="sum")([QActivation(quantized_bits(8, 2), name="q")(x)] * 2)),
+            "output of 'sum' .* unquantized",
+        ),
+        (lambda x: QConv2D(2, 3, name="c")(QActivation(quantized_bits(8, 2), name="q")(x)), "'c' .* no kernel_quantizer"),
+    ],
+    ids=["batchnorm", "float-conv", "unquantized-input", "unsupported-layer", "unquantized-add", "no-kernel-quantizer"],
+)
+def test_bad_models_get_errors_naming_the_layer_and_the_fix(build, message, tmp_path):
+    with pytest.raises(SkiplessError, match=message):
+        hls.convert(_model(build), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()  # nothing half-written
+
+
+def test_bad_settings_are_clear_errors(tmp_path):
+    with pytest.raises(SkiplessError, match="unknown io_type"):
+        hls.convert(handwritten_qkeras_model(), tmp_path / "x", io_type="io_serial")
+    with pytest.raises(SkiplessError, match="reuse_factor"):
+        hls.convert(handwritten_qkeras_model(), tmp_path / "x", reuse_factor=0)
