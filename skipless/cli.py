@@ -152,14 +152,30 @@ def cmd_train(args) -> int:
     from pathlib import Path
 
     from skipless import data, zoo
-    from skipless.train import train_variant
+    from skipless.train import TrainJob, run
 
     vid = zoo.parse_id(args.id)
-    if vid.method is None:
-        vid = zoo.VariantId(vid.depth, vid.skip, vid.quant, "normal")
-    config = _train_config(args)
+    order = [int(b) for b in args.order.split(",")] if args.order else []
+    job = TrainJob(
+        variant=vid.base,
+        method=args.method,
+        config=_train_config(args),
+        teacher=args.teacher,
+        kd_loss=args.kd_loss,
+        temperature=args.temperature,
+        alpha=args.alpha,
+        init=args.init,
+        every=args.every,
+        per_step=args.per_step,
+        n_skips=args.n_skips,
+        order=order,
+    )
     ds = data.load(args.dataset, args.data_dir)
-    model, card = train_variant(vid, ds, config)
+    checkpoint_dir = Path(args.checkpoint_dir) / job.artifact_id if args.checkpoint_dir else None
+    model, card = run(job, ds, checkpoint_dir=checkpoint_dir, resume=args.resume, stop_after=args.stop_after)
+    if not card["complete"]:
+        print(f"{job.artifact_id}: {card['epochs_done']}/{job.config.epochs} epochs done; not saved (continue with --resume)")
+        return 0
     path = zoo.save_artifact(model, card, Path(args.models_dir))
     print(f"saved {path} and its model card")
     return 0
@@ -262,10 +278,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_data_info)
 
-    p = sub.add_parser("train", help="train a variant and save it as models/<id>.<method>.h5 + .json")
-    p.add_argument("id", help="variant id, e.g. r8-skip-w8a8 (saved as r8-skip-w8a8.normal)")
+    p = sub.add_parser(
+        "train",
+        help="train a variant (normal, KD, iterative skip removal, shortening, QAT); saves models/<id>.<method>.h5 + .json",
+    )
+    p.add_argument("id", help="target variant id, e.g. r8-noskip-w8a8 (saved as r8-noskip-w8a8.<method>)")
     _add_data_args(p)
     _add_train_args(p)
+    from skipless.train import METHODS
+
+    p.add_argument("--method", choices=METHODS, default="normal",
+                   help="normal | kd (needs --teacher) | iterative (skips removed every --every epochs, optimizer kept) | "
+                   "iterative-rebuild (new model and optimizer at each removal) | shorten | qat (needs --init)")
+    p.add_argument("--teacher", help="trained artifact to distil from (frozen)")
+    p.add_argument("--kd-loss", choices=("hinton", "tailor"), help="KD loss (default with a teacher: tailor)")
+    p.add_argument("--temperature", type=float, default=4.0, help="Hinton KD temperature")
+    p.add_argument("--alpha", type=float, default=0.9, help="Hinton KD weight of the soft targets")
+    p.add_argument("--init", help="trained artifact whose weights initialise the student (e.g. the teacher)")
+    p.add_argument("--every", type=int, default=3, help="iterative/shorten: change skips every K epochs")
+    p.add_argument("--per-step", type=int, default=1, help="iterative/shorten: skips changed per step")
+    p.add_argument("--n-skips", type=int, help="iterative/shorten: how many skips to change (default: all)")
+    p.add_argument("--order", help="iterative/shorten: block indices in order, e.g. 2,1,0 (default: head first)")
+    p.add_argument("--checkpoint-dir", help="checkpoints go to DIR/<artifact id> (default: runs/<artifact id>)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--stop-after", type=int, help="stop after this many epochs in total (resume later)")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     p.set_defaults(func=cmd_train)
 

@@ -11,17 +11,17 @@ from pathlib import Path
 
 from skipless import data, hls, zoo
 from skipless.fold import fold_batchnorm
-from skipless.train import TrainConfig, train_variant
+from skipless.train import TrainConfig, TrainJob, run
 
-DEMO_VARIANT = "r8-skip-w8a8.demo"
+DEMO_VARIANT = "r8-skip-w8a8"
 
 
 def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: str | Path = "runs/demo") -> int:
     out = Path(out_dir)
     ds = data.load("fashion_mnist")
     print(f"[1/3] train {DEMO_VARIANT} on {ds.name} ({limit} images, {epochs} epochs)")
-    vid = zoo.parse_id(DEMO_VARIANT)
-    model, card = train_variant(vid, ds, TrainConfig(epochs=epochs, limit=limit, val_size=2000, seed=0))
+    job = TrainJob(DEMO_VARIANT, "normal", TrainConfig(epochs=epochs, limit=limit, val_size=2000, seed=0))
+    model, card = run(job, ds, checkpoint_dir=out / "checkpoints" / job.artifact_id)
     zoo.save_artifact(model, card, out / "models")
     print(f"      test accuracy (QKeras, 10000 images): {100 * card['metrics']['test_accuracy']:.2f}%")
 

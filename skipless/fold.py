@@ -47,3 +47,26 @@ def fold_batchnorm(model, arch: ResNetArch):
         else:
             layer.set_weights(src.get_weights())
     return hw
+
+
+def transfer_weights(src, dst) -> None:
+    """Copy weights by layer name from ``src`` into every layer of ``dst`` that ``src`` also has.
+
+    Handles a float ``Conv2D`` + ``BatchNormalization`` pair going into a ``QConv2DBatchnorm`` (QAT of a
+    float model). Gates of gated models are left as ``dst`` has them (they are the schedule's state).
+    """
+    from qkeras import QConv2DBatchnorm
+
+    src_layers = {layer.name: layer for layer in src.layers}
+    for layer in dst.layers:
+        src_layer = src_layers.get(layer.name)
+        if not layer.weights or src_layer is None or hasattr(layer, "gates"):
+            continue
+        if isinstance(layer, QConv2DBatchnorm) and not isinstance(src_layer, QConv2DBatchnorm):
+            bn = src_layers.get(f"{layer.name}_bn")
+            if bn is None:
+                raise SkiplessError(f"cannot initialise {layer.name!r}: the source has no BatchNorm {layer.name}_bn")
+            gamma, beta, mean, var = bn.get_weights()
+            layer.set_weights([src_layer.get_weights()[0], gamma, beta, np.array(0, np.int64), mean, var])
+        else:
+            layer.set_weights(src_layer.get_weights())

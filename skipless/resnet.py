@@ -62,11 +62,57 @@ def block_name(stage: int, block: int) -> str:
     return f"s{stage + 1}b{block + 1}"
 
 
+# Gate values of the gated ("universal") block per skip mode: (first short skip, second short skip, long skip)
+GATES = {"keep": (0.0, 0.0, 1.0), "remove": (0.0, 0.0, 0.0), "shorten": (1.0, 1.0, 0.0)}
+
+
+def gated_add_class():
+    """The GatedAdd layer class (built on first use, so that importing this module needs no TensorFlow)."""
+    global _GATED_ADD
+    if _GATED_ADD is None:
+        import tensorflow as tf
+
+        class GatedAdd(tf.keras.layers.Layer):
+            """``inputs[0] + sum(gate_i * inputs[i+1])`` with non-trainable gates (1 = skip present).
+
+            Flipping a gate during training removes or adds a skip without rebuilding the model, so the
+            optimizer (momentum slots, iteration count, schedule) carries on.
+            """
+
+            def __init__(self, gates=(1.0,), **kwargs):
+                super().__init__(**kwargs)
+                self.initial_gates = [float(g) for g in gates]
+
+            def build(self, input_shape):
+                self.gates = self.add_weight(
+                    name="gates",
+                    shape=(len(self.initial_gates),),
+                    initializer=tf.keras.initializers.Constant(self.initial_gates),
+                    trainable=False,
+                )
+
+            def call(self, inputs):
+                out = inputs[0]
+                for i, branch in enumerate(inputs[1:]):
+                    out = out + self.gates[i] * branch
+                return out
+
+            def get_config(self):
+                return {**super().get_config(), "gates": self.initial_gates}
+
+        _GATED_ADD = GatedAdd
+    return _GATED_ADD
+
+
+_GATED_ADD = None
+
+
 @dataclass
 class _Builder:
     spec: QuantSpec
     folded: bool
     weight_decay: float
+    gated: bool = False
 
     def _reg(self):
         import tensorflow as tf
@@ -129,9 +175,22 @@ class _Builder:
             return x
         return self.signed(self.conv(x, filters, 1, stride, f"{name}_proj"), f"{name}_proj_q")
 
+    def gated_block(self, x, filters: int, stride: int, mode: str, name: str):
+        """Every skip of keep and shorten present, each behind a gate set from ``mode``."""
+        gated_add = gated_add_class()
+        g1, g2, g_long = GATES[mode]
+        sc = self.shortcut(x, filters, stride, name)
+        y = self.signed(self.conv(x, filters, 3, stride, f"{name}_conv1"), f"{name}_conv1_q")
+        y = self.relu(gated_add(gates=[g1], name=f"{name}_add1")([y, sc]), f"{name}_relu1")
+        z = self.signed(self.conv(y, filters, 3, 1, f"{name}_conv2"), f"{name}_conv2_q")
+        z = gated_add(gates=[g2, g_long], name=f"{name}_add2")([z, y, sc])
+        return self.relu(z, f"{name}_relu2")
+
     def block(self, x, filters: int, stride: int, mode: str, name: str):
         from tensorflow.keras import layers
 
+        if self.gated:
+            return self.gated_block(x, filters, stride, mode, name)
         if mode == "shorten":
             y = self.signed(self.conv(x, filters, 3, stride, f"{name}_conv1"), f"{name}_conv1_q")
             y = layers.Add(name=f"{name}_add1")([y, self.shortcut(x, filters, stride, name)])
@@ -156,15 +215,22 @@ def build_resnet(
     folded: bool = False,
     weight_decay: float = 1e-4,
     name: str | None = None,
+    gated: bool = False,
 ):
-    """Build a ResNet-``depth`` Keras model whose output is the logits (no softmax)."""
+    """Build a ResNet-``depth`` Keras model whose output is the logits (no softmax).
+
+    ``gated=True`` builds the training graph for iterative skip removal/shortening: every block holds
+    all skips behind :class:`GatedAdd` gates set from its mode (see :mod:`skipless.train.skips`).
+    """
     import tensorflow as tf
     from tensorflow.keras import layers
 
     n = blocks_per_stage(depth)
     modes = block_skip_modes(depth, skip)
     spec = get_spec(quant) if isinstance(quant, str) else quant
-    b = _Builder(spec, folded, weight_decay)
+    if gated and folded:
+        raise SkiplessError("a gated model is a training graph: export it (skipless.train.skips.export) before folding")
+    b = _Builder(spec, folded, weight_decay, gated)
 
     inputs = tf.keras.Input(shape=tuple(input_shape), name="image")
     x = b.signed(inputs, "input_q", spec.input)
@@ -200,7 +266,7 @@ class ResNetArch:
     def spec(self) -> QuantSpec:
         return get_spec(self.quant)
 
-    def build(self, folded: bool = False, name: str | None = None):
+    def build(self, folded: bool = False, name: str | None = None, gated: bool = False):
         return build_resnet(
             self.depth,
             self.skip_modes,
@@ -210,6 +276,7 @@ class ResNetArch:
             folded=folded,
             weight_decay=self.weight_decay,
             name=name,
+            gated=gated,
         )
 
     def to_dict(self) -> dict:

@@ -99,15 +99,21 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def artifact_paths(artifact_id: str, models_dir: Path = MODELS_DIR) -> tuple[Path, Path]:
+def models_folder(models_dir: Path | str | None = None) -> Path:
+    """``models_dir``, or the repository's models/ (looked up at call time, so tests can point it elsewhere)."""
+    return Path(models_dir) if models_dir is not None else MODELS_DIR
+
+
+def artifact_paths(artifact_id: str, models_dir: Path | None = None) -> tuple[Path, Path]:
+    models_dir = models_folder(models_dir)
     return models_dir / f"{artifact_id}.h5", models_dir / f"{artifact_id}.json"
 
 
-def save_artifact(model, card: dict, models_dir: Path = MODELS_DIR) -> Path:
+def save_artifact(model, card: dict, models_dir: Path | None = None) -> Path:
     """Write ``<id>.h5`` and its card atomically; the card gains the model hash and provenance."""
     artifact_id = card["id"]
     parse_id(artifact_id)
-    models_dir = Path(models_dir)
+    models_dir = models_folder(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     model_path, card_path = artifact_paths(artifact_id, models_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{artifact_id}.", dir=models_dir))
@@ -125,11 +131,11 @@ def save_artifact(model, card: dict, models_dir: Path = MODELS_DIR) -> Path:
     return model_path
 
 
-def read_card(artifact_id: str, models_dir: Path = MODELS_DIR) -> dict:
+def read_card(artifact_id: str, models_dir: Path | None = None) -> dict:
     _, card_path = artifact_paths(artifact_id, models_dir)
     if not card_path.exists():
         raise SkiplessError(
-            f"no model artifact {artifact_id!r} in {models_dir} (looked for {card_path.name}); "
+            f"no model artifact {artifact_id!r} in {models_folder(models_dir)} (looked for {card_path.name}); "
             "train it with 'skipless train' or list what exists with 'skipless models list --trained'"
         )
     try:
@@ -142,11 +148,11 @@ def read_card(artifact_id: str, models_dir: Path = MODELS_DIR) -> dict:
     return card
 
 
-def load_artifact(artifact_id: str, models_dir: Path = MODELS_DIR):
+def load_artifact(artifact_id: str, models_dir: Path | None = None):
     """Load ``(training model, card)``, checking the file hash and that the model matches its card."""
     import tensorflow as tf
 
-    models_dir = Path(models_dir)
+    models_dir = models_folder(models_dir)
     card = read_card(artifact_id, models_dir)
     model_path, card_path = artifact_paths(artifact_id, models_dir)
     if not model_path.exists():
@@ -184,7 +190,7 @@ def check_matches_card(model, card: dict) -> None:
         )
 
 
-def load_hardware_model(artifact_id: str, models_dir: Path = MODELS_DIR):
+def load_hardware_model(artifact_id: str, models_dir: Path | None = None):
     """The BN-folded model of a trained artifact: what hls4ml converts and what verification compares to."""
     from skipless.fold import fold_batchnorm
 
@@ -192,8 +198,8 @@ def load_hardware_model(artifact_id: str, models_dir: Path = MODELS_DIR):
     return fold_batchnorm(model, card_arch(card)), card
 
 
-def trained_artifacts(models_dir: Path = MODELS_DIR) -> list[str]:
-    return sorted(p.stem for p in Path(models_dir).glob("*.json"))
+def trained_artifacts(models_dir: Path | None = None) -> list[str]:
+    return sorted(p.stem for p in models_folder(models_dir).glob("*.json"))
 
 
 def random_hardware_model(variant: VariantId, ds, seed: int = 0, calibration_images: int = 256):
@@ -224,3 +230,12 @@ def hardware_model(model_id: str, ds, seed: int = 0):
             raise SkiplessError(f"{model_id} was trained on {card['dataset']}; pass --dataset {card['dataset']}")
         return model
     return random_hardware_model(vid, ds, seed)
+
+
+def model_for_variant(variant: str, ds):
+    """(hardware model, description) for a variant: its trained artifact in models/ if there is one for
+    this dataset, else seeded random weights (what verification and benchmarks use)."""
+    for artifact in trained_artifacts():
+        if artifact.startswith(variant + ".") and read_card(artifact).get("dataset") == ds.name:
+            return load_hardware_model(artifact)[0], artifact
+    return random_hardware_model(parse_id(variant), ds), f"{variant} (random weights)"

@@ -30,16 +30,6 @@ SLOW = [
 CASES = FAST + [pytest.param(v, marks=pytest.mark.slow) for v in SLOW]
 
 
-def model_for(variant: str, ds):
-    """(hardware model, description): the trained artifact of this variant if models/ has one."""
-    trained = [a for a in zoo.trained_artifacts() if a.startswith(variant + ".")]
-    if trained:
-        model, card = zoo.load_hardware_model(trained[0])
-        if card.get("dataset") == ds.name:
-            return model, trained[0]
-    return zoo.random_hardware_model(zoo.parse_id(variant), ds), f"{variant} (random weights)"
-
-
 def edge_cases(shape, seed=0):
     """All zeros, saturating maxima and minima, a checkerboard of both, and random values."""
     rng = np.random.default_rng(seed)
@@ -59,7 +49,7 @@ test_inputs.__test__ = False  # a helper, not a test
 
 @pytest.mark.parametrize("variant", CASES)
 def test_csim_equals_qkeras(variant, dataset, n_images, hls_dir):
-    model, what = model_for(variant, dataset)
+    model, what = zoo.model_for_variant(variant, dataset)
     project = hls.convert(model, hls_dir / variant, source={"id": what})
     x = test_inputs(dataset, n_images)
     result = hls.verify(model, project, x)
@@ -70,28 +60,28 @@ def test_csim_equals_qkeras(variant, dataset, n_images, hls_dir):
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["r8-skip-w8a8", "r8-noskip-w8a8", "r20-skip-w8a8", "r20-noskip-w8a8"])
 def test_csim_equals_qkeras_on_the_full_test_set(variant, dataset, hls_dir):
-    model, what = model_for(variant, dataset)
+    model, what = zoo.model_for_variant(variant, dataset)
     project = hls.convert(model, hls_dir / variant, source={"id": what})
     result = hls.verify(model, project, dataset.normalize(dataset.x_test))
     assert result.bit_exact, f"{what}: {result.summary()}"
 
 
 def test_pool_and_single_process_equal_stock_hls4ml_predict(dataset, hls_dir):
-    model, _ = model_for("r8-skip-w8a8", dataset)
+    model, _ = zoo.model_for_variant("r8-skip-w8a8", dataset)
     x = test_inputs(dataset, 4)
-    pooled = hls.csim(hls.convert(model, hls_dir / "r8-skip-w8a8"), x, workers=2)
-    single = hls.csim(hls.convert(model, hls_dir / "r8-skip-w8a8"), x, workers=1)
-    fresh = hls.convert(model, hls_dir / "r8-skip-w8a8-stock", reuse_factor=15)  # own build, in this process
-    stock = fresh.hls_model.predict(np.ascontiguousarray(x, dtype=np.float64))
+    project = hls.convert(model, hls_dir / "r8-skip-w8a8")
+    pooled = hls.csim(project, x, workers=2)
+    single = hls.csim(project, x, workers=1)
+    stock = hls.stock_model(model, project).predict(np.ascontiguousarray(x, dtype=np.float64))
     np.testing.assert_array_equal(pooled, single)
     np.testing.assert_array_equal(pooled, stock)
 
 
-@pytest.mark.parametrize("planted", ["s2b1_conv1", "s2b1_add", "s3b1_proj"])
+@pytest.mark.parametrize("planted", ["stem_relu", "s2b1_relu1", "s3b1_relu2"])
 def test_mismatch_report_names_the_layer_with_the_planted_wrong_precision(planted, dataset, hls_dir):
     """A too-narrow result type on one layer: the report must name that layer, image and position."""
-    model, _ = model_for("r8-skip-w8a8", dataset)
-    narrow = {"s2b1_conv1": "fixed<8,2>", "s2b1_add": "fixed<6,2>", "s3b1_proj": "fixed<6,1>"}[planted]
+    model, _ = zoo.model_for_variant("r8-skip-w8a8", dataset)
+    narrow = "ufixed<6,2>"  # the spec says ufixed<8,3>
     project = hls.convert(
         model, hls_dir / f"r8-skip-w8a8-planted-{planted}", overrides={"LayerName": {planted: {"Precision": {"result": narrow}}}}
     )

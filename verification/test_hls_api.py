@@ -91,3 +91,14 @@ def test_bad_settings_are_clear_errors(tmp_path):
         hls.convert(handwritten_qkeras_model(), tmp_path / "x", io_type="io_serial")
     with pytest.raises(SkiplessError, match="reuse_factor"):
         hls.convert(handwritten_qkeras_model(), tmp_path / "x", reuse_factor=0)
+
+
+def test_values_written_in_hls_types():
+    from skipless.hls.diagnose import in_hls_type
+
+    np.testing.assert_array_equal(in_hls_type([0.49609375, -0.01], "ufixed<6,2,TRN,WRAP,0>"), [0.4375, 3.9375])
+    np.testing.assert_array_equal(in_hls_type([0.03125, 0.09375], "fixed<6,2,RND_CONV,SAT,0>"), [0.0, 0.125])  # ties to even
+    np.testing.assert_array_equal(in_hls_type([0.03125], "fixed<6,2,RND,SAT,0>"), [0.0625])
+    np.testing.assert_array_equal(in_hls_type([5.0, -9.0], "fixed<6,3,TRN,SAT,0>"), [3.875, -4.0])
+    np.testing.assert_array_equal(in_hls_type([4.0], "fixed<6,3,TRN,WRAP,0>"), [-4.0])
+    assert in_hls_type([1.0], "fixed<8,3,RND_INF,SAT,0>") is None

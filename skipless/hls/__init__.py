@@ -8,7 +8,7 @@
 from skipless.hls.checks import check_model
 from skipless.hls.csim import csim
 from skipless.hls.diagnose import Divergence, Verification, first_divergence, verify
-from skipless.hls.project import HLSProject, HLSSettings, convert
+from skipless.hls.project import HLSProject, HLSSettings, convert, stock_model
 
 __all__ = [
     "Divergence",
@@ -19,5 +19,6 @@ __all__ = [
     "convert",
     "csim",
     "first_divergence",
+    "stock_model",
     "verify",
 ]

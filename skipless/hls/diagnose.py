@@ -5,10 +5,17 @@ equality. When they differ, :func:`first_divergence` recompiles the project with
 tracing into a sibling folder, runs the first mismatching image through it and through the QKeras
 model layer by layer, and names the first layer (in hls4ml's graph order) whose outputs differ, with
 the position and both values.
+
+A layer *diverges* when its hls4ml output is not the QKeras output written in that layer's hls4ml
+type. (hls4ml may give an accumulator fewer fraction bits than float32 carries when the layer after
+it needs no more, e.g. ``fixed<11,7,TRN>`` ahead of a ``TRN`` activation: such a layer is faithful,
+and the divergence shows where the values really part.) hls4ml's ``<layer>_linear`` nodes are
+compared with the QKeras ``QActivation`` that follows ``<layer>``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +60,48 @@ class Verification:
         return text + (f"; {self.divergence}" if self.divergence else "")
 
 
+_TYPE = re.compile(r"^(u?)fixed<(\d+),(-?\d+)(?:,(\w+))?(?:,(\w+))?")
+
+
+def in_hls_type(values: np.ndarray, precision: str) -> np.ndarray | None:
+    """``values`` written in an hls4ml fixed-point type (quantization and overflow modes applied);
+    ``None`` for types this check does not model."""
+    m = _TYPE.match(precision.replace(" ", ""))
+    if not m:
+        return None
+    unsigned, width, integer = m.group(1) == "u", int(m.group(2)), int(m.group(3))
+    q_mode, o_mode = m.group(4) or "TRN", m.group(5) or "WRAP"
+    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** (width - integer)
+    if q_mode == "TRN":
+        ints = np.floor(scaled)
+    elif q_mode == "RND":
+        ints = np.floor(scaled + 0.5)
+    elif q_mode == "RND_CONV":
+        ints = np.round(scaled)  # ties to even
+    else:
+        return None
+    lo, hi = (0, 2**width - 1) if unsigned else (-(2 ** (width - 1)), 2 ** (width - 1) - 1)
+    if o_mode == "SAT":
+        ints = np.clip(ints, lo, hi)
+    elif o_mode == "WRAP":
+        ints = np.mod(ints - lo, 2**width) + lo
+    else:
+        return None
+    return ints * 2.0 ** (integer - width)
+
+
+def _keras_counterpart(model, hls_name: str) -> str | None:
+    names = {layer.name for layer in model.layers}
+    if hls_name in names:
+        return hls_name
+    if hls_name.endswith("_linear") and hls_name[: -len("_linear")] in names:
+        producer = model.get_layer(hls_name[: -len("_linear")])
+        consumers = [node.outbound_layer for node in producer._outbound_nodes]
+        if len(consumers) == 1 and type(consumers[0]).__name__ == "QActivation":
+            return consumers[0].name
+    return None
+
+
 def keras_layer_outputs(model, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every layer's output for images ``x`` (float64)."""
     import tensorflow as tf
@@ -70,16 +119,18 @@ def first_divergence(model, project: HLSProject, x: np.ndarray, sample: int) -> 
     _, traces = trace_model.trace(image)
     keras_outs = keras_layer_outputs(model, image)
     for layer in trace_model.get_layers():
-        if layer.name not in traces or layer.name not in keras_outs:
+        keras_name = _keras_counterpart(model, layer.name)
+        if layer.name not in traces or keras_name is None:
             continue
         hls_out = np.asarray(traces[layer.name][0], dtype=np.float64).reshape(-1)
-        ref = keras_outs[layer.name][0].reshape(-1)
+        ref = keras_outs[keras_name][0].reshape(-1)
         if hls_out.shape != ref.shape:
             continue
-        diff = np.nonzero(hls_out != ref)[0]
+        expected = in_hls_type(ref, str(layer.get_output_variable().type.precision))
+        diff = np.nonzero(hls_out != (ref if expected is None else expected))[0]
         if len(diff):
             i = int(diff[0])
-            position = np.unravel_index(i, keras_outs[layer.name][0].shape)
+            position = np.unravel_index(i, keras_outs[keras_name][0].shape)
             return Divergence(layer.name, sample, tuple(int(p) for p in position), float(hls_out[i]), float(ref[i]), len(diff))
     return None
 

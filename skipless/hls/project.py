@@ -208,3 +208,16 @@ def convert(model, output_dir, source: dict | None = None, log=print, **settings
     os.replace(tmp, path / SETTINGS_FILE)
     log(f"converted and compiled {model.name} into {generated} in {build['seconds']:.1f} s")
     return _project_from_build(path, settings, build, built=True, hls_model=hls_model)
+
+
+def stock_model(model, project: HLSProject):
+    """hls4ml's own ModelGraph for a built project with its compiled library loaded, so that hls4ml's
+    ``predict`` runs as shipped (the baseline that :func:`skipless.hls.csim` is measured against)."""
+    import ctypes
+
+    if project.hls_model is not None:
+        return project.hls_model
+    graph = to_hls4ml(model, project.generated_dir, project.settings)
+    graph._top_function_lib = ctypes.cdll.LoadLibrary(str(project.lib_path))
+    project.hls_model = graph
+    return graph

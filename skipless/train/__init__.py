@@ -1,6 +1,7 @@
-"""Training: the CIFAR recipe (this module), and the compression methods built on it."""
+"""Training: the CIFAR recipe, KD, iterative skip removal/shortening, QAT (see methods.run)."""
 
-from skipless.train.loop import evaluate, fit, train_variant
+from skipless.train.loop import evaluate, fit
+from skipless.train.methods import METHODS, TrainJob, run
 from skipless.train.recipe import TrainConfig
 
-__all__ = ["TrainConfig", "evaluate", "fit", "train_variant"]
+__all__ = ["METHODS", "TrainConfig", "TrainJob", "evaluate", "fit", "run"]

@@ -1,0 +1,56 @@
+"""C-simulation throughput: skipless `csim` (a process per core) against stock hls4ml `predict`.
+
+Both run the same compiled library on the same images, side by side in one run; the ratio is the
+claim. Results go to benchmarks/results/csim_speed.json.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+from skipless import hls, zoo
+from skipless.provenance import REPO_ROOT, provenance
+
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "csim_speed.json"
+
+
+def _store(variant: str, row: dict) -> None:
+    rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    rows[variant] = row
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, RESULTS)
+
+
+@pytest.mark.csim
+@pytest.mark.parametrize("variant", ["r8-skip-w8a8", "r20-skip-w8a8"])
+def test_csim_throughput_against_stock_predict(variant, dataset, hls_dir, n_images):
+    n = max(n_images, 16)
+    model, what = zoo.model_for_variant(variant, dataset)
+    project = hls.convert(model, hls_dir / variant)
+    stock_graph = hls.stock_model(model, project)
+    x = np.ascontiguousarray(dataset.normalize(dataset.x_test[:n]), dtype=np.float64)
+
+    start = time.perf_counter()
+    stock = stock_graph.predict(x)
+    stock_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = hls.csim(project, x)
+    ours_s = time.perf_counter() - start
+
+    np.testing.assert_array_equal(ours, stock)  # same answers, or the speed means nothing
+    row = {
+        "model": what,
+        "images": n,
+        "workers": os.cpu_count(),
+        "stock_hls4ml_predict_images_per_s": round(n / stock_s, 3),
+        "skipless_csim_images_per_s": round(n / ours_s, 3),
+        "speedup": round(stock_s / ours_s, 2),
+        "provenance": provenance(),
+    }
+    _store(variant, row)
+    print(f"\n{variant}: stock predict {row['stock_hls4ml_predict_images_per_s']} img/s, "
+          f"skipless csim {row['skipless_csim_images_per_s']} img/s, x{row['speedup']}")
