@@ -78,7 +78,7 @@ def make_trainer(student, teacher=None, loss=None):
                 if self.student.losses:
                     value = value + tf.add_n(self.student.losses)
             variables = self.student.trainable_variables
-            self.optimizer.apply_gradients(zip(tape.gradient(value, variables), variables))
+            self.optimizer.apply_gradients(zip(tape.gradient(value, variables), variables, strict=True))
             self.loss_mean.update_state(value)
             self.accuracy.update_state(y, s_logits)
             return {"loss": self.loss_mean.result(), "accuracy": self.accuracy.result()}
