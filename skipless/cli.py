@@ -181,6 +181,30 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_ablation(args) -> int:
+    from pathlib import Path
+
+    from skipless.train.ablation import AblationSetup, render, sweep
+
+    out = Path(args.out)
+    if args.render_only:
+        for path in render(out):
+            print(f"wrote {path}")
+        return 0
+    setup = AblationSetup(epochs=args.epochs, limit=args.limit or None, every=args.every)
+    sweep(
+        [int(d) for d in args.depths.split(",")],
+        args.quants.split(","),
+        [int(s) for s in args.seeds.split(",")],
+        setup,
+        out,
+        dataset=args.dataset,
+    )
+    for path in render(out):
+        print(f"wrote {path}")
+    return 0
+
+
 # ---------------------------------------------------------------- hls4ml
 
 
@@ -304,6 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=int, help="stop after this many epochs in total (resume later)")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("ablation", help="the training-method ablation (normal, KD, iterative kept/rebuilt, short)")
+    p.add_argument("--depths", default="8", help="comma-separated depths (default: %(default)s)")
+    p.add_argument("--quants", default="float,w8a8", help="comma-separated quant specs (default: %(default)s)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=6, help="epoch budget of every row (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=5000, help="training images, 0 = all (default: %(default)s)")
+    p.add_argument("--every", type=int, default=1, help="skip changes every K epochs (default: %(default)s)")
+    p.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results" / "ablation"))
+    p.add_argument("--render-only", action="store_true", help="only rebuild the table from finished runs")
+    p.add_argument("--dataset", default="fashion_mnist", choices=("fashion_mnist", "cifar10"))
+    p.set_defaults(func=cmd_ablation)
 
     p = sub.add_parser("convert", help="convert models into bit-exact hls4ml projects under hls_projects/<id>/")
     p.add_argument("ids", nargs="+", help="trained artifacts (r8-skip-w8a8.normal) or variant ids (random weights)")

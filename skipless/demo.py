@@ -1,7 +1,9 @@
 """The demo: the whole flow on the embedded dataset in a few minutes.
 
-Train a quantized ResNet-8 (w8a8, with skips) on Fashion-MNIST for a short budget, fold its BatchNorm,
-convert it with hls4ml (bit-exact types), and check the C-simulation against QKeras on test images.
+1. train a quantized ResNet-8 teacher (w8a8, with skips) on Fashion-MNIST for a short budget;
+2. remove its skips one at a time in one training run with KD (Tailor's loss), optimizer kept;
+3. fold BatchNorm, convert the skip-less student with hls4ml (bit-exact types), and check its
+   C-simulation against QKeras on test images.
 """
 
 from __future__ import annotations
@@ -11,30 +13,51 @@ from pathlib import Path
 
 from skipless import data, hls, zoo
 from skipless.fold import fold_batchnorm
+from skipless.resnet import count_adds
 from skipless.train import TrainConfig, TrainJob, run
 
-DEMO_VARIANT = "r8-skip-w8a8"
+TEACHER = "r8-skip-w8a8"
+STUDENT = "r8-noskip-w8a8"
 
 
 def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: str | Path = "runs/demo") -> int:
     out = Path(out_dir)
+    models = out / "models"
     ds = data.load("fashion_mnist")
-    print(f"[1/3] train {DEMO_VARIANT} on {ds.name} ({limit} images, {epochs} epochs)")
-    job = TrainJob(DEMO_VARIANT, "normal", TrainConfig(epochs=epochs, limit=limit, val_size=2000, seed=0))
-    model, card = run(job, ds, checkpoint_dir=out / "checkpoints" / job.artifact_id)
-    zoo.save_artifact(model, card, out / "models")
-    print(f"      test accuracy (QKeras, 10000 images): {100 * card['metrics']['test_accuracy']:.2f}%")
+    config = TrainConfig(epochs=epochs, limit=limit, val_size=2000, seed=0)
 
-    print("[2/3] fold BatchNorm and convert with hls4ml (bit_exact=True)")
-    hw = fold_batchnorm(model, zoo.card_arch(card))
-    project = hls.convert(hw, out / "hls" / DEMO_VARIANT, source={"id": DEMO_VARIANT})
+    print(f"[1/4] train the teacher {TEACHER} on {ds.name} ({limit} images, {epochs} epochs)")
+    job = TrainJob(TEACHER, "normal", config)
+    teacher, t_card = run(job, ds, checkpoint_dir=out / "checkpoints" / job.artifact_id)
+    zoo.save_artifact(teacher, t_card, models)
 
-    print(f"[3/3] C-simulation of {n_csim} test images against QKeras")
+    student_epochs = epochs + 2  # three removals, then a last epoch with no skip left
+    print(f"[2/4] remove its {count_adds(teacher)} skips one per epoch with KD, optimizer kept ({student_epochs} epochs)")
+    job = TrainJob(
+        STUDENT,
+        "iterative",
+        TrainConfig(epochs=student_epochs, limit=limit, val_size=2000, seed=0),
+        teacher=job.artifact_id,
+        init=job.artifact_id,
+        kd_loss="tailor",
+        every=1,
+    )
+    student, s_card = run(job, ds, checkpoint_dir=out / "checkpoints" / job.artifact_id, models_dir=models)
+    zoo.save_artifact(student, s_card, models)
+
+    print("[3/4] fold BatchNorm and convert the skip-less student with hls4ml (bit_exact=True)")
+    hw = fold_batchnorm(student, zoo.card_arch(s_card))
+    project = hls.convert(hw, out / "hls" / s_card["id"], source={"id": s_card["id"]})
+
+    print(f"[4/4] C-simulation of {n_csim} test images against QKeras")
     x = ds.normalize(ds.x_test[:n_csim])
     start = time.time()
     result = hls.verify(hw, project, x)
     seconds = time.time() - start
     correct = (result.csim_outputs.reshape(n_csim, -1).argmax(axis=1) == ds.y_test[:n_csim]).mean()
     print(f"      {result.summary()} ({n_csim / seconds:.1f} images/s)")
-    print(f"      C-sim accuracy on those images: {100 * correct:.2f}%")
+    print()
+    print(f"teacher {t_card['id']:24s} {count_adds(teacher)} skip additions  test accuracy {100 * t_card['metrics']['test_accuracy']:.2f}%")
+    print(f"student {s_card['id']:24s} {count_adds(student)} skip additions  test accuracy {100 * s_card['metrics']['test_accuracy']:.2f}%")
+    print(f"student in C-simulation: {100 * correct:.2f}% on the first {n_csim} test images, bit-exact: {result.bit_exact}")
     return 0 if result.bit_exact else 1

@@ -76,13 +76,13 @@ class Prepared:
     schedule: skip_ops.SkipSchedule | None
 
 
-def _load_frozen(artifact_id: str, what: str):
+def _load_frozen(artifact_id: str, what: str, models_dir: Path | None):
     if not zoo.parse_id(artifact_id).method:
         raise SkiplessError(f"--{what} needs a trained artifact id (like r20-skip-w8a8.normal), got {artifact_id!r}")
-    return zoo.load_artifact(artifact_id)
+    return zoo.load_artifact(artifact_id, models_dir)
 
 
-def prepare(job: TrainJob, ds: data_mod.Dataset) -> Prepared:
+def prepare(job: TrainJob, ds: data_mod.Dataset, models_dir: Path | None = None) -> Prepared:
     """Validate the job against the dataset and its teacher; every error comes before any training."""
     if job.method not in METHODS:
         raise SkiplessError(f"unknown training method {job.method!r}: use one of {', '.join(METHODS)}")
@@ -98,7 +98,7 @@ def prepare(job: TrainJob, ds: data_mod.Dataset) -> Prepared:
 
     teacher = None
     if job.teacher:
-        teacher, card = _load_frozen(job.teacher, "teacher")
+        teacher, card = _load_frozen(job.teacher, "teacher", models_dir)
         t_arch = zoo.card_arch(card)
         if card.get("dataset") != ds.name:
             raise SkiplessError(f"teacher {job.teacher} was trained on {card.get('dataset')}, the student trains on {ds.name}")
@@ -109,7 +109,7 @@ def prepare(job: TrainJob, ds: data_mod.Dataset) -> Prepared:
             )
     init_model = None
     if job.init:
-        init_model, card = _load_frozen(job.init, "init")
+        init_model, card = _load_frozen(job.init, "init", models_dir)
         i_arch = zoo.card_arch(card)
         if i_arch.depth != target.depth or i_arch.input_shape != target.input_shape:
             raise SkiplessError(f"--init {job.init} is a ResNet-{i_arch.depth} on {i_arch.input_shape}; the student is ResNet-{target.depth} on {target.input_shape}")
@@ -146,9 +146,12 @@ def run(
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     stop_after: int | None = None,
+    models_dir: Path | None = None,
 ):
-    """Train per ``job``; returns (training model of the target architecture, model card)."""
-    prep = prepare(job, ds)
+    """Train per ``job``; returns (training model of the target architecture, model card).
+
+    Teacher and init artifacts are read from ``models_dir`` (default: models/)."""
+    prep = prepare(job, ds, models_dir)
     seed_everything(job.config.seed)
     name = job.artifact_id.replace(".", "_").replace("-", "_")
     gated = prep.schedule is not None
