@@ -76,18 +76,18 @@ def describe_model(variant_or_artifact: str) -> dict:
 
 def cmd_models_show(args) -> int:
     info = describe_model(args.id)
-    spec = info["model"]
+    model = info["model"]
     print(f"{info['id']}: ResNet-{info['depth']}, quant {info['quant']}, input {info['input_shape']}")
     print(f"  blocks:         {dict(info['skip_modes'])}")
     print(f"  skip additions: {info['skip_additions']}")
     print(f"  parameters:     {info['parameters']:,}")
     print(f"  MACs/image:     {info['macs']:,}")
-    print(f"  layers:         {len(spec.layers)} ({', '.join(f'{k} {v}' for k, v in sorted(info['layers'].items()))})")
+    print(f"  layers:         {len(model.layers)} ({', '.join(f'{k} {v}' for k, v in sorted(info['layers'].items()))})")
     if info["card"]:
         card = info["card"]
         print(f"  trained on {card.get('dataset')} with {card.get('training', {}).get('method')}: {card.get('metrics')}")
     if args.layers:
-        for layer in spec.layers:
+        for layer in model.layers:
             print(f"    {layer.name:24s} {type(layer).__name__:18s} {tuple(layer.output.shape[1:])}")
     return 0
 

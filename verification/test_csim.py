@@ -40,18 +40,16 @@ def edge_cases(shape, seed=0):
     ).astype(np.float32)
 
 
-def test_inputs(ds, n_images):
+def csim_inputs(ds, n_images):
+    """The first ``n_images`` real test images, then the edge cases."""
     return np.concatenate([ds.normalize(ds.x_test[:n_images]), edge_cases(ds.input_shape)])
-
-
-test_inputs.__test__ = False  # a helper, not a test
 
 
 @pytest.mark.parametrize("variant", CASES)
 def test_csim_equals_qkeras(variant, dataset, n_images, hls_dir):
     model, what = zoo.model_for_variant(variant, dataset)
     project = hls.convert(model, hls_dir / variant, source={"id": what})
-    x = test_inputs(dataset, n_images)
+    x = csim_inputs(dataset, n_images)
     result = hls.verify(model, project, x)
     assert result.bit_exact, f"{what}: {result.summary()}"
     np.testing.assert_array_equal(result.csim_outputs, result.reference)
@@ -68,7 +66,7 @@ def test_csim_equals_qkeras_on_the_full_test_set(variant, dataset, hls_dir):
 
 def test_pool_and_single_process_equal_stock_hls4ml_predict(dataset, hls_dir):
     model, _ = zoo.model_for_variant("r8-skip-w8a8", dataset)
-    x = test_inputs(dataset, 4)
+    x = csim_inputs(dataset, 4)
     project = hls.convert(model, hls_dir / "r8-skip-w8a8")
     pooled = hls.csim(project, x, workers=2)
     single = hls.csim(project, x, workers=1)
@@ -86,7 +84,7 @@ def test_mismatch_report_names_the_layer_with_the_planted_wrong_precision(plante
         model, hls_dir / f"r8-skip-w8a8-planted-{planted}", overrides={"LayerName": {planted: {"Precision": {"result": narrow}}}}
     )
     assert project.precisions[planted].startswith(narrow[:-1])
-    result = hls.verify(model, project, test_inputs(dataset, 4))
+    result = hls.verify(model, project, csim_inputs(dataset, 4))
     assert not result.bit_exact
     d = result.divergence
     assert d is not None and d.layer == planted, result.summary()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from skipless import data as data_mod
 from skipless import zoo
+from skipless.provenance import provenance
 from skipless.train.methods import TrainJob, run
 from skipless.train.recipe import TrainConfig
 
@@ -81,6 +82,8 @@ def run_one(row, depth: int, quant: str, seed: int, setup: AblationSetup, ds, ou
         "train_images": setup.limit,
         "seconds": round(time.time() - start, 1),
         "skip_additions": sum({"keep": 1, "remove": 0, "shorten": 2}[m] for m in card["arch"]["skip_modes"]),
+        "dataset": ds.name,
+        "date": provenance()["date"],
         "schedule": {"every": setup.every, "per_step": setup.per_step(depth)} if method in ("iterative", "iterative-rebuild", "shorten") else None,
     }
     result_file.parent.mkdir(parents=True, exist_ok=True)
@@ -126,9 +129,14 @@ def render(out: Path) -> tuple[Path, Path]:
             }
         )
     json_path, md_path = out.with_suffix(".json"), out.with_suffix(".md")
-    json_path.write_text(json.dumps(table, indent=1) + "\n")
+    report = {"dataset": results[0].get("dataset", "fashion_mnist") if results else None, "provenance": provenance(), "rows": table}
+    json_path.write_text(json.dumps(report, indent=1) + "\n")
     lines = [
         "# Training-method ablation (Fashion-MNIST test set, 10 000 images)",
+        "",
+        "Each row: the same epoch budget and training images; KD rows (and iterative/short) use the seed's",
+        "with-skip baseline as teacher and start from its weights; iterative rows remove one block's skip",
+        "per step, head first. Reproduce: `skipless ablation --depths 8 --quants float,w8a8 --seeds 0,1,2`.",
         "",
         "| depth | quant | method | skip adds | test accuracy % (mean ± std) | seeds | epochs | train images | schedule |",
         "|---|---|---|---|---|---|---|---|---|",
