@@ -10,8 +10,14 @@ from skipless.resnet import DEPTHS, ResNetArch, block_skip_modes, build_resnet, 
 ADDS_PER_BLOCK = {"keep": 1, "remove": 0, "shorten": 2}
 
 
-@pytest.mark.parametrize("depth", DEPTHS, ids=lambda d: f"r{d}")
-@pytest.mark.parametrize("skip", ["keep", "remove", "shorten"])
+TOKENS = {"keep": "skip", "remove": "noskip", "shorten": "short"}
+
+
+@pytest.mark.parametrize(
+    "depth, skip",
+    [(d, m) for d in DEPTHS for m in TOKENS],
+    ids=[f"r{d}-{t}-w8a8" for d in DEPTHS for t in TOKENS.values()],
+)
 def test_skip_additions_and_conv_count(depth, skip):
     model = build_resnet(depth, skip, "w8a8", folded=True)
     n = (depth - 2) // 6
