@@ -187,19 +187,15 @@ def cmd_ablation(args) -> int:
     from skipless.train.ablation import AblationSetup, render, sweep
 
     out = Path(args.out)
-    if args.render_only:
-        for path in render(out):
-            print(f"wrote {path}")
-        return 0
-    setup = AblationSetup(epochs=args.epochs, limit=args.limit or None, every=args.every)
-    sweep(
-        [int(d) for d in args.depths.split(",")],
-        args.quants.split(","),
-        [int(s) for s in args.seeds.split(",")],
-        setup,
-        out,
-        dataset=args.dataset,
-    )
+    if not args.render_only:
+        sweep(
+            [int(d) for d in args.depths.split(",")],
+            args.quants.split(","),
+            [int(s) for s in args.seeds.split(",")],
+            AblationSetup(epochs=args.epochs, limit=args.limit or None, every=args.every),
+            out,
+            dataset=args.dataset,
+        )
     for path in render(out):
         print(f"wrote {path}")
     return 0
