@@ -8,7 +8,7 @@ Artifact ids name the method: ``r20-noskip-w8a8.kd-tailor``, ``r20-noskip-w8a8.i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from skipless import data as data_mod
@@ -119,10 +119,9 @@ def prepare(job: TrainJob, ds: data_mod.Dataset, models_dir: Path | None = None)
     schedule, start = None, target
     if job.method in ("iterative", "iterative-rebuild", "shorten"):
         kind = "shorten" if job.method == "shorten" else "remove"
-        wanted = "shorten" if kind == "shorten" else "remove"
-        if set(target.skip_modes) != {wanted}:
+        if set(target.skip_modes) != {kind}:
             raise SkiplessError(f"--method {job.method} trains towards a {'short' if kind == 'shorten' else 'noskip'} variant, not {job.variant}")
-        start = ResNetArch(target.depth, "keep", target.quant, target.input_shape, target.num_classes, target.weight_decay)
+        start = replace(target, skip_modes="keep")
         order = job.order or list(range(len(start.skip_modes)))
         if job.n_skips is not None:
             if job.n_skips > len(order):
@@ -134,8 +133,7 @@ def prepare(job: TrainJob, ds: data_mod.Dataset, models_dir: Path | None = None)
         schedule.validate(start, job.config.epochs)
         if job.n_skips is not None and job.n_skips < len(start.skip_modes):
             # a partial run ends with some skips left: the exported model is a mixed-mode variant
-            target = ResNetArch(target.depth, schedule.modes_after(start.skip_modes, job.config.epochs), target.quant,
-                                target.input_shape, target.num_classes, target.weight_decay)
+            target = replace(target, skip_modes=schedule.modes_after(start.skip_modes, job.config.epochs))
     return Prepared(target, start, teacher, init_model, schedule)
 
 
@@ -179,8 +177,7 @@ def run(
             return None
         # the student study's way: a new model and a new optimizer, weights carried over
         old = state["student"]
-        fresh = ResNetArch(prep.start.depth, modes(), prep.start.quant, prep.start.input_shape, prep.start.num_classes,
-                           prep.start.weight_decay).build(name=name, gated=True)
+        fresh = replace(prep.start, skip_modes=modes()).build(name=name, gated=True)
         transfer_weights(old, fresh)
         state["student"] = fresh
         trainer = make_trainer(fresh, prep.teacher, loss)
@@ -203,14 +200,14 @@ def run(
         resume=resume,
         stop_after=stop_after,
     )
-    final = state["student"]
+    final, final_arch = state["student"], prep.target
     if gated:
-        final, _ = skip_ops.export(final, prep.start, name=name)
+        final, final_arch = skip_ops.export(final, prep.start, name=name)
     test_acc = evaluate(final, ds, ds.x_test, ds.y_test)
     log(f"{job.artifact_id}: test accuracy {100 * test_acc:.2f}% on {len(ds.x_test)} {ds.name} test images, {count_adds(final)} skip additions")
     card = {
         "id": job.artifact_id,
-        "arch": prep.target.to_dict(),
+        "arch": final_arch.to_dict(),
         "dataset": ds.name,
         "training": {
             "method": job.method,
