@@ -28,6 +28,7 @@ from skipless import zoo
 from skipless.provenance import provenance
 from skipless.train.methods import TrainJob, run
 from skipless.train.recipe import TrainConfig
+from skipless.train.skips import count_skips
 
 ROWS = (
     ("skip (normal)", "skip", "normal", None),
@@ -81,7 +82,7 @@ def run_one(row, depth: int, quant: str, seed: int, setup: AblationSetup, ds, ou
         "epochs": setup.epochs,
         "train_images": setup.limit,
         "seconds": round(time.time() - start, 1),
-        "skip_additions": sum({"keep": 1, "remove": 0, "shorten": 2}[m] for m in card["arch"]["skip_modes"]),
+        "skip_additions": count_skips(card["arch"]["skip_modes"]),
         "dataset": ds.name,
         "date": provenance()["date"],
         "schedule": {"every": setup.every, "per_step": setup.per_step(depth)} if method in ("iterative", "iterative-rebuild", "shorten") else None,
