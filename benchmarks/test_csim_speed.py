@@ -1,7 +1,8 @@
 """C-simulation throughput: skipless `csim` (a process per core) against stock hls4ml `predict`.
 
 Both run the same compiled library on the same images, side by side in one run; the ratio is the
-claim. Results go to benchmarks/results/csim_speed.json.
+claim. Results go to benchmarks/results/csim_speed.json, and as a "csim" record (speeds, and the
+fraction of images whose C-simulation equals QKeras exactly) to the results store.
 """
 
 import json
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from skipless import hls, zoo
+from skipless.bench.store import make_record, save
 from skipless.provenance import REPO_ROOT, provenance
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "csim_speed.json"
@@ -42,6 +44,8 @@ def test_csim_throughput_against_stock_predict(variant, dataset, hls_dir, n_imag
     ours_s = time.perf_counter() - start
 
     np.testing.assert_array_equal(ours, stock)  # same answers, or the speed means nothing
+    reference = np.asarray(model.predict(x.astype(np.float32), verbose=0), dtype=np.float64)
+    equal = np.all(ours.reshape(n, -1) == reference.reshape(n, -1), axis=1)
     row = {
         "model": what,
         "images": n,
@@ -52,5 +56,20 @@ def test_csim_throughput_against_stock_predict(variant, dataset, hls_dir, n_imag
         "provenance": provenance(),
     }
     _store(variant, row)
+    method = what[len(variant) + 1:] if what.startswith(variant + ".") else None  # None: random weights
+    save(make_record(
+        variant,
+        "csim",
+        {
+            "csim_match": float(equal.mean()),
+            "stock_predict_images_per_s": row["stock_hls4ml_predict_images_per_s"],
+            "csim_images_per_s": row["skipless_csim_images_per_s"],
+            "speedup": row["speedup"],
+        },
+        params={k: v for k, v in {
+            "method": method, "model": what, "images": n, "workers": os.cpu_count(), "io_type": project.settings.io_type,
+            "strategy": project.settings.strategy, "part": project.settings.part,
+        }.items() if v is not None},
+    ))
     print(f"\n{variant}: stock predict {row['stock_hls4ml_predict_images_per_s']} img/s, "
           f"skipless csim {row['skipless_csim_images_per_s']} img/s, x{row['speedup']}")

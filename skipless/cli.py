@@ -6,8 +6,11 @@ import argparse
 import sys
 from collections import Counter
 
+from skipless.bench.cli import add_bench_commands
+from skipless.cosim.cli import add_rtl_commands
 from skipless.errors import SkiplessError
 from skipless.provenance import REPO_ROOT
+from skipless.synth.cli import add_synth_command
 
 HLS_PROJECTS_DIR = REPO_ROOT / "hls_projects"
 DEMO_DIR = REPO_ROOT / "runs" / "demo"
@@ -355,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=100, help="test images to C-simulate (default: %(default)s)")
     p.add_argument("--out", default=str(DEMO_DIR), help="where the demo's model and project go")
     p.set_defaults(func=cmd_demo)
+    add_rtl_commands(sub)  # rtl, cosim: the open RTL and its cocotb co-simulation
+    add_bench_commands(sub)  # bench compare|baseline|ingest, report
+    add_synth_command(sub)  # synth: Yosys / vendor synthesis and the resource table
     return parser
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from skipless import hls, zoo
 from skipless.errors import SkiplessError
-from skipless.synth import find_vendor_tool, vendor_synth
+from skipless.synth import find_vendor_tool, hls_report_to_schema, validate, vendor_synth
 
 pytestmark = pytest.mark.synth
 
@@ -48,3 +48,6 @@ def test_vendor_csynth_reports_resources(r8_project):
     model, project = r8_project
     report = vendor_synth(model, project)
     assert "CSynthesisReport" in report
+    mapped = validate(hls_report_to_schema(report, design_id="r8-noskip-w8a8", flow="vitis",
+                                           part=project.settings.part, clock_period_ns=project.settings.clock_period))
+    assert mapped["resources"]["lut"] > 0 and mapped["latency"]["worst"] is not None

@@ -1,5 +1,38 @@
-"""Synthesis flows. Today: the vendor HLS flow (Vitis/Vivado through hls4ml), where the tools exist."""
+"""Synthesis flows and their one report schema.
 
-from skipless.synth.vendor import VENDOR_TOOLS, find_vendor_tool, vendor_synth
+* :func:`yosys_synth`: the open flow, Yosys ``synth_xilinx`` on an RTL design folder (``skipless rtl``).
+* :func:`vendor_synth` / :func:`vendor_flow`: Vitis/Vivado HLS through hls4ml, where the tools exist;
+  :func:`hls_report_to_schema` maps hls4ml's report into the schema.
+* :mod:`skipless.synth.report`: the schema, atomic writing, the cache; :mod:`skipless.synth.parts`: target parts.
+"""
 
-__all__ = ["VENDOR_TOOLS", "find_vendor_tool", "vendor_synth"]
+from skipless.synth.parts import DEFAULT_PART, PARTS, Part, get_part
+from skipless.synth.report import read_report, validate, write_report
+from skipless.synth.vendor import (
+    VENDOR_TOOLS,
+    find_vendor_tool,
+    hls_report_to_schema,
+    read_hls_reports,
+    vendor_flow,
+    vendor_synth,
+)
+from skipless.synth.yosys import find_yosys, load_design, yosys_synth
+
+__all__ = [
+    "DEFAULT_PART",
+    "PARTS",
+    "Part",
+    "VENDOR_TOOLS",
+    "find_vendor_tool",
+    "find_yosys",
+    "get_part",
+    "hls_report_to_schema",
+    "load_design",
+    "read_hls_reports",
+    "read_report",
+    "validate",
+    "vendor_flow",
+    "vendor_synth",
+    "write_report",
+    "yosys_synth",
+]

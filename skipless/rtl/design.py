@@ -1,0 +1,151 @@
+"""Generate, write and lint an open RTL design: ``generate(graph_or_project, out_dir) -> RTLDesign``.
+
+A design folder holds ``skipless_lib.v`` (the library), ``<top>.v`` (the network) and
+``design.json``: top, files, clock, content hash, per-layer parallelism and cycles, the skip FIFOs
+(depth, width, bits), the stream table and the top-level interface (element types per beat).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from skipless.errors import SkiplessError
+from skipless.rtl.emit import emit, ident, tdata_width
+from skipless.rtl.graph import Network, from_hls4ml
+from skipless.rtl.schedule import Plan, RTLSettings, plan
+
+LIBRARY = "skipless_lib.v"
+DESIGN_FILE = "design.json"
+GENERATOR_VERSION = 1
+
+
+def library_text() -> str:
+    return resources.files("skipless.rtl").joinpath("verilog", LIBRARY).read_text()
+
+
+@dataclass
+class RTLDesign:
+    path: Path
+    top: str
+    info: dict  # the content of design.json
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.path / f for f in self.info["files"]]
+
+    @property
+    def content_hash(self) -> str:
+        return self.info["content_hash"]
+
+    @classmethod
+    def load(cls, path) -> RTLDesign:
+        path = Path(path)
+        try:
+            info = json.loads((path / DESIGN_FILE).read_text())
+        except FileNotFoundError:
+            raise SkiplessError(f"{path} holds no open RTL design ({DESIGN_FILE} missing): run `skipless rtl <id>` first") from None
+        except json.JSONDecodeError as e:
+            raise SkiplessError(f"{path / DESIGN_FILE} is corrupt ({e}): regenerate it with `skipless rtl <id>`") from None
+        return cls(path, info["top"], info)
+
+
+def _interface(net: Network, port: str, stream: str) -> dict:
+    node = net.producer(stream)
+    t = node.type
+    return {
+        "port": ident(port), "channels": node.shape[2], "width": t.width, "frac": t.frac, "signed": t.signed,
+        "rounding": t.rounding, "overflow": t.overflow,
+        "type": t.hls(), "beats_per_image": node.beats, "tdata_width": tdata_width(node.shape[2] * t.width),
+    }
+
+
+def describe(net: Network, p: Plan, settings: RTLSettings, streams: list[dict], top: str) -> dict:
+    return {
+        "top": top,
+        "files": [LIBRARY, f"{top}.v"],
+        "network": net.name,
+        "clock_period_ns": settings.clock_period_ns,
+        "settings": settings.to_dict(),
+        "interface": {"input": _interface(net, net.input_port, net.input_name), "output": _interface(net, net.output_port, net.output_name)},
+        "layers": [
+            {"name": c.name, "macs_per_cycle": c.macs_per_cycle, "pi": c.pi, "po": c.po, "steps_per_pixel": c.steps_per_pixel,
+             "cycles": c.cycles, "macs": c.macs, "buffer_pixels": c.buffer_pixels, "buffer_bits": c.buffer_bits}
+            for c in p.convs.values()
+        ],
+        "fifos": [
+            {"name": f"{f.add}_skip_fifo", "add": f.add, "stream": f.stream, "depth": f.depth, "derived_depth": f.derived_depth,
+             "lead": f.lead, "width": f.width, "bits": f.bits}
+            for f in p.fifos.values()
+        ],
+        "estimated_interval_cycles": p.interval_cycles,
+        "macs_per_cycle": p.macs_per_cycle,
+        "streams": streams,
+    }
+
+
+def network_of(source, name: str = "myproject") -> Network:
+    """The Network of an hls4ml ModelGraph, or of an HLSProject converted in this process."""
+    graph = getattr(source, "hls_model", source)
+    if graph is None:
+        raise SkiplessError(
+            "this hls project was loaded from its cache and carries no hls4ml graph: pass "
+            "skipless.hls.stock_model(model, project) (the graph) to rtl.generate"
+        )
+    if not hasattr(graph, "get_layers"):
+        raise SkiplessError(f"rtl.generate needs an hls4ml ModelGraph or an HLSProject, not {type(source).__name__}")
+    return from_hls4ml(graph, name)
+
+
+def generate(source, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print) -> RTLDesign:
+    """Write the open RTL of an hls4ml graph (or project) into ``out_dir`` (replaced atomically)."""
+    settings = settings or RTLSettings()
+    top = ident(top)
+    net = network_of(source, top)
+    p = plan(net, settings)
+    text, streams = emit(net, p, top)
+    lib = library_text()
+    info = describe(net, p, settings, streams, top)
+    info["content_hash"] = hashlib.sha256((lib + text + json.dumps(info, sort_keys=True, default=str)).encode()).hexdigest()
+    info["generator_version"] = GENERATOR_VERSION
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        old = json.loads((out / DESIGN_FILE).read_text())
+        if old.get("content_hash") == info["content_hash"]:
+            return RTLDesign(out, top, old)
+    except (OSError, json.JSONDecodeError):
+        pass
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / LIBRARY).write_text(lib)
+        (tmp / f"{top}.v").write_text(text)
+        (tmp / DESIGN_FILE).write_text(json.dumps(info, indent=2, default=str))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    fifo_bits = sum(f["bits"] for f in info["fifos"])
+    log(f"wrote open RTL of {net.name} to {out}: {p.macs_per_cycle} MACs/cycle, ~{p.interval_cycles} cycles/image, "
+        f"{len(info['fifos'])} skip FIFOs ({fifo_bits} bits)")
+    return RTLDesign(out, top, info)
+
+
+def lint(design: RTLDesign) -> str:
+    """``verilator --lint-only -Wall`` on the design; returns its output, raises on any warning."""
+    from skipless.cosim.simulators import verilator_env
+
+    env = verilator_env()
+    cmd = ["verilator", "--lint-only", "-Wall", "--top-module", design.top, *map(str, design.files)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SkiplessError(f"verilator lint of {design.path} failed:\n{proc.stderr[-4000:]}")
+    return proc.stderr

@@ -1,0 +1,203 @@
+"""How the open RTL is sized: parallelism per convolution, window buffers, and skip FIFO depths.
+
+Parallelism: a convolution does PI x PO multiply-accumulates per cycle (PI input channels times PO
+output channels), like hls4ml's reuse factor read the other way round. By default each convolution
+gets the smallest PI x PO that finishes an image within ``cycles_per_layer`` cycles; a layer can be
+given an explicit ``macs_per_cycle`` instead.
+
+Skip FIFOs: an Add reads two branches that leave one fork. The branch that produces its beats sooner
+(the skip) must buffer them until the other (the main branch, with its convolutions' window delays)
+catches up. For every stream, ``needs`` gives, per output beat, how many input-image beats must have
+entered before that beat can exist; the FIFO depth is the largest lead of the early branch over the
+late one, plus two beats per register stage on the late branch. A smaller FIFO deadlocks the network
+(the fork stalls both branches): that buffer is the hardware cost of a skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from skipless.errors import SkiplessError
+from skipless.rtl.graph import Network, Node
+
+DEFAULT_CYCLES_PER_LAYER = 75_000  # r8 on 32x32 inputs: ~74k cycles per layer, latency < 114k cycles
+
+
+@dataclass
+class RTLSettings:
+    cycles_per_layer: int = DEFAULT_CYCLES_PER_LAYER
+    macs_per_cycle: dict = field(default_factory=dict)  # layer name -> PI*PO
+    fifo_depths: dict = field(default_factory=dict)  # add layer name -> depth (overrides the derived one)
+    clock_period_ns: float = 6.667
+
+    def __post_init__(self):
+        if self.cycles_per_layer < 1:
+            raise SkiplessError(f"cycles_per_layer must be >= 1, got {self.cycles_per_layer}")
+        if self.clock_period_ns <= 0:
+            raise SkiplessError(f"clock_period_ns must be > 0, got {self.clock_period_ns}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ConvPlan:
+    name: str
+    pi: int
+    po: int
+    steps_per_pixel: int
+    cycles: int  # per image, without stalls
+    macs: int  # per image
+    buffer_pixels: int
+    buffer_bits: int
+
+    @property
+    def macs_per_cycle(self) -> int:
+        return self.pi * self.po
+
+
+@dataclass
+class FifoPlan:
+    add: str  # the Add layer
+    stream: str  # the input stream it buffers
+    depth: int
+    derived_depth: int
+    lead: int  # beats the buffered branch runs ahead (ideal, zero-delay)
+    width: int
+
+    @property
+    def bits(self) -> int:
+        return self.depth * self.width
+
+
+@dataclass
+class Plan:
+    convs: dict[str, ConvPlan]
+    fifos: dict[str, FifoPlan]
+
+    @property
+    def interval_cycles(self) -> int:
+        return max((c.cycles for c in self.convs.values()), default=0)
+
+    @property
+    def macs_per_cycle(self) -> int:
+        return sum(c.macs_per_cycle for c in self.convs.values())
+
+
+def clog2(n: int) -> int:
+    return max(1, int(n - 1).bit_length())
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def plan_conv(node: Node, in_type_width: int, settings: RTLSettings) -> ConvPlan:
+    p = node.params
+    h, w, cin = p["in_shape"]
+    oh, ow, cout = node.shape
+    k = p["k"]
+    pixels = oh * ow
+    options = [(pi, po) for pi in _divisors(cin) for po in _divisors(cout)]
+
+    def cycles(o):
+        return pixels * (cout // o[1]) * k * k * (cin // o[0])
+
+    wanted = settings.macs_per_cycle.get(node.name)
+    if wanted is not None:
+        exact = [o for o in options if o[0] * o[1] == int(wanted)]
+        if not exact:
+            valid = sorted({o[0] * o[1] for o in options})
+            raise SkiplessError(f"layer {node.name}: {wanted} MACs/cycle is not PI x PO with PI | {cin} and PO | {cout}; use one of {valid}")
+        pi, po = max(exact)
+    else:
+        fits = [o for o in options if cycles(o) <= settings.cycles_per_layer]
+        pi, po = min(fits, key=lambda o: (o[0] * o[1], -o[0])) if fits else (cin, cout)
+    buffer_pixels = 1 << clog2((k - 1) * w + k + w)
+    return ConvPlan(
+        node.name, pi, po, (cout // po) * k * k * (cin // pi), cycles((pi, po)), pixels * k * k * cin * cout,
+        buffer_pixels, buffer_pixels * cin * in_type_width,
+    )
+
+
+def _last_input_index(node: Node) -> np.ndarray:
+    p = node.params
+    h, w, _ = p["in_shape"]
+    oh, ow, _ = node.shape
+    k, s = p["k"], p["stride"]
+    rows = np.minimum(np.arange(oh) * s - p["pad_top"] + k - 1, h - 1)
+    cols = np.minimum(np.arange(ow) * s - p["pad_left"] + k - 1, w - 1)
+    return (rows[:, None] * w + cols[None, :]).reshape(-1)
+
+
+def needs(net: Network) -> dict[str, np.ndarray]:
+    """Per stream: for each beat of one image, how many input beats must have entered before it exists."""
+    out = {net.input_name: np.arange(1, net.input.beats + 1)}
+    for node in net.nodes[1:]:
+        ins = [out[i] for i in node.inputs]
+        if node.op == "conv":
+            need = ins[0][_last_input_index(node)]
+        elif node.op == "add":
+            need = np.maximum(ins[0], ins[1])
+        elif node.op == "gap":
+            need = ins[0][-1:]
+        else:
+            need = ins[0]
+        for name in node.outputs:
+            out[name] = need
+    return out
+
+
+def _ancestors(net: Network, stream: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [stream]
+    while todo:
+        s = todo.pop()
+        if s in seen or s == net.input_name:
+            continue
+        seen.add(s)
+        todo.extend(net.producer(s).inputs)
+    return seen
+
+
+def _register_stages(net: Network, streams: set[str]) -> int:
+    """Register stages between the fork and the Add on a branch (conv: output register + its map)."""
+    nodes = {net.producer(s).name: net.producer(s) for s in streams}
+    return sum(2 if n.op == "conv" else 1 for n in nodes.values() if n.op != "fork")
+
+
+def plan_fifo(net: Network, node: Node, need: dict, settings: RTLSettings) -> FifoPlan:
+    a, b = node.inputs
+    n_in = net.input.beats
+    grid = np.arange(1, n_in + 1)
+    produced = {s: np.searchsorted(need[s], grid, side="right") for s in (a, b)}
+    lead = {a: int(np.max(produced[a] - produced[b])), b: int(np.max(produced[b] - produced[a]))}
+    early, late = (a, b) if lead[a] > lead[b] else (b, a)
+    late_only = _ancestors(net, late) - _ancestors(net, early)
+    derived = lead[early] + 2 * _register_stages(net, late_only) + 2
+    depth = int(settings.fifo_depths.get(node.name, derived))
+    if depth < 1:
+        raise SkiplessError(f"FIFO depth for {node.name} must be >= 1, got {depth}")
+    width = net.producer(early).shape[2] * net.producer(early).type.width
+    return FifoPlan(node.name, early, depth, derived, lead[early], width)
+
+
+def plan(net: Network, settings: RTLSettings | None = None) -> Plan:
+    settings = settings or RTLSettings()
+    unknown = set(settings.macs_per_cycle) - {n.name for n in net.convs()}
+    if unknown:
+        raise SkiplessError(f"macs_per_cycle names no convolution/dense layer: {sorted(unknown)}; layers are {[n.name for n in net.convs()]}")
+    widths = {}
+    for node in net.nodes:
+        for s in node.outputs:
+            widths[s] = node.type.width
+    convs = {n.name: plan_conv(n, widths[n.inputs[0]], settings) for n in net.convs()}
+    need = needs(net)
+    adds = [n for n in net.nodes if n.op == "add"]
+    unknown = set(settings.fifo_depths) - {n.name for n in adds}
+    if unknown:
+        raise SkiplessError(f"fifo_depths names no Add layer: {sorted(unknown)}; Add layers are {[n.name for n in adds]}")
+    fifos = {n.name: plan_fifo(net, n, need, settings) for n in adds}
+    return Plan(convs, fifos)

