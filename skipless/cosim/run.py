@@ -146,8 +146,9 @@ def cosim(design, x, simulator: str = "verilator", seed: int = 0, gap_prob: floa
             with open(run_dir / f"{job_path.stem}.log", "w") as logf, contextlib.redirect_stdout(logf):
                 runner.test(test_module=TB_MODULE, hdl_toplevel=design.top, build_dir=str(build_dir), test_dir=str(run_dir),
                             results_xml=str(job_path.with_suffix(".xml")), log_file=str(run_dir / f"{job_path.stem}.log"))
-        except (SystemExit, Exception) as e:
-            raise SkiplessError(f"{simulator} simulation of {design.path} failed to run: {e}; see {run_dir / (job_path.stem + '.log')}") from None
+        except (SystemExit, Exception) as e:  # the runner raises when the cocotb test failed, e.g. on a stall
+            if not result_path.exists():
+                raise SkiplessError(f"{simulator} simulation of {design.path} failed to run: {e}; see {run_dir / (job_path.stem + '.log')}") from None
     if not result_path.exists():
         raise SkiplessError(f"the {simulator} testbench left no result; see {run_dir / (job_path.stem + '.log')}")
     res = json.loads(result_path.read_text())

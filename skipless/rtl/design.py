@@ -106,9 +106,13 @@ def network_of(source, name: str = "myproject") -> Network:
 
 def generate(source, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print) -> RTLDesign:
     """Write the open RTL of an hls4ml graph (or project) into ``out_dir`` (replaced atomically)."""
+    return write_design(network_of(source, ident(top)), out_dir, settings, top, log)
+
+
+def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print) -> RTLDesign:
+    """Plan, emit and write a Network's RTL; an unchanged design (same content hash) is not rewritten."""
     settings = settings or RTLSettings()
     top = ident(top)
-    net = network_of(source, top)
     p = plan(net, settings)
     text, streams = emit(net, p, top)
     lib = library_text()

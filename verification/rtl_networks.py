@@ -1,0 +1,67 @@
+"""Small hand-built networks for the open RTL's module tests (no TensorFlow, seconds to simulate)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skipless.rtl.graph import Network, Node
+from skipless.rtl.types import FixedType
+
+X_SIGNED = FixedType(8, 5, True, "RND_CONV", "SAT")
+X_UNSIGNED = FixedType(8, 4, False, "RND_CONV", "SAT")
+WEIGHT = FixedType(6, 4, True)
+BIAS = FixedType(10, 4, True)
+ACC = FixedType(22, 9, True)
+
+
+def conv_node(name, src, in_shape, cout, k, stride, pads, rng, x_type, acc=ACC, out_type=None):
+    h, w, cin = in_shape
+    top, left, bottom, right = pads
+    oh = (h + top + bottom - k) // stride + 1
+    ow = (w + left + right - k) // stride + 1
+    params = dict(
+        k=k, stride=stride, in_shape=in_shape, pad_top=top, pad_left=left, pad_bottom=bottom, pad_right=right,
+        weight=rng.integers(-32, 32, (k, k, cin, cout)), weight_type=WEIGHT,
+        bias=rng.integers(-500, 500, cout), bias_type=BIAS, acc_type=acc,
+    )
+    del x_type
+    return Node(name, "conv", [src], [name], (oh, ow, cout), out_type or acc, params)
+
+
+def single_conv(shape=(8, 8, 2), cout=4, k=3, stride=1, pads=(1, 1, 1, 1), x_type=X_SIGNED, seed=0, out_type=None) -> Network:
+    rng = np.random.default_rng(seed)
+    inp = Node("image", "input", [], ["image"], shape, x_type)
+    conv = conv_node("conv", "image", shape, cout, k, stride, pads, rng, x_type, out_type=out_type)
+    return Network("unit_conv", [inp, conv], "image", "conv", "image", "out")
+
+
+def residual_block(shape=(6, 6, 4), seed=0) -> Network:
+    """image -> relu -> fork -> [conv3x3 -> cast -> conv3x3 -> cast] + skip -> add -> relu -> GAP -> dense."""
+    rng = np.random.default_rng(seed)
+    h, w, c = shape
+    act = FixedType(8, 4, False, "RND_CONV", "SAT")
+    mid = FixedType(9, 4, True, "RND_CONV", "SAT")
+    nodes = [
+        Node("image", "input", [], ["image"], shape, X_SIGNED),
+        Node("relu0", "cast", ["image"], ["relu0"], shape, act, {"relu": True}),
+        Node("fork", "fork", ["relu0"], ["relu0_cpy1", "relu0_cpy2"], shape, act),
+        conv_node("c1", "relu0_cpy1", shape, c, 3, 1, (1, 1, 1, 1), rng, act),
+        Node("r1", "cast", ["c1"], ["r1"], shape, act, {"relu": True}),
+        conv_node("c2", "r1", shape, c, 3, 1, (1, 1, 1, 1), rng, act),
+        Node("q2", "cast", ["c2"], ["q2"], shape, mid, {"relu": False}),
+        Node("add", "add", ["q2", "relu0_cpy2"], ["add"], shape, FixedType(10, 5, True)),
+        Node("r2", "cast", ["add"], ["r2"], shape, act, {"relu": True}),
+        Node("gap", "gap", ["r2"], ["gap"], (1, 1, c), FixedType(9, 4, True, "RND_CONV", "SAT"),
+             {"acc_type": FixedType(20, 9, False), "count": h * w}),
+        conv_node("fc", "gap", (1, 1, c), 3, 1, 1, (0, 0, 0, 0), rng, FixedType(9, 4, True)),
+    ]
+    return Network("unit_block", nodes, "image", "fc", "image", "out")
+
+
+def random_input(net: Network, n: int, seed: int = 1) -> np.ndarray:
+    """Values (N, H, W, C) spanning the input type, saturating extremes included."""
+    t = net.input.type
+    rng = np.random.default_rng(seed)
+    m = rng.integers(t.lo, t.hi + 1, (n, *net.input.shape))
+    m[0].flat[:4] = [t.lo, t.hi, 0, t.hi]
+    return t.to_float(m)

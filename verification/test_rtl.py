@@ -1,0 +1,156 @@
+"""The open RTL generator: fixed-point semantics, the integer reference against hls4ml's C-simulation,
+the library modules in real simulators, the planner (parallelism, skip FIFO depths) and lint."""
+
+import numpy as np
+import pytest
+
+from skipless import cosim, hls, rtl, zoo
+from skipless.errors import SkiplessError
+from skipless.rtl import reference
+from skipless.rtl.types import FixedType
+
+from .rtl_networks import X_UNSIGNED, random_input, residual_block, single_conv
+
+
+# ------------------------------------------------------------------ ap_fixed semantics, by hand
+@pytest.mark.parametrize(
+    "target, frac, mantissas, expected",
+    [
+        # 4 fractional bits -> 1: steps of 0.5; ties at .25 / .75 of the target step
+        (FixedType(8, 1, True, "TRN"), 4, [5, -5, 7, -8], [0, -1, 0, -1]),  # floor
+        (FixedType(8, 1, True, "RND"), 4, [4, -4, 12, -12], [1, 0, 2, -1]),  # ties up
+        (FixedType(8, 1, True, "RND_CONV"), 4, [4, -4, 12, -12, 5], [0, 0, 2, -2, 1]),  # ties to even
+        (FixedType(4, 0, True, "TRN", "SAT"), 0, [9, -9, 7, -8], [7, -8, 7, -8]),
+        (FixedType(4, 0, True, "TRN", "SAT_SYM"), 0, [-9, -8], [-7, -7]),
+        (FixedType(4, 0, True, "TRN", "WRAP"), 0, [9, -9, 8], [-7, 7, -8]),
+        (FixedType(4, 0, False, "TRN", "SAT"), 0, [-3, 20, 15], [0, 15, 15]),
+        (FixedType(6, 3, True, "TRN"), 1, [3], [12]),  # finer target: exact shift left
+    ],
+)
+def test_cast_matches_ap_fixed_by_hand(target, frac, mantissas, expected):
+    assert target.cast(np.array(mantissas), frac).tolist() == expected
+
+
+def test_input_quantization_is_an_ap_fixed_cast():
+    t = FixedType(8, 3, True, "RND_CONV", "SAT")
+    assert t.to_mantissa([0.0625, 0.1875, -0.0625, 100.0, -100.0, 0.124]).tolist() == [0, 2, 0, 127, -128, 1]
+
+
+def test_bad_types_are_rejected_with_the_supported_modes():
+    with pytest.raises(SkiplessError, match="rounding mode RND_ZERO"):
+        FixedType(8, 2, True, "RND_ZERO")
+    with pytest.raises(SkiplessError, match="width 70"):
+        FixedType(70, 2, True)
+
+
+# ------------------------------------------------------------------ reference == C-sim == QKeras
+REFERENCE_CASES = ["r8-skip-w8a8", "r8-noskip-w8a8", "r8-short-w8a8", "r8-skip-w4a4", "r8-short-w6a8", "r20-skip-w8a8"]
+
+
+@pytest.mark.csim
+@pytest.mark.parametrize("variant", REFERENCE_CASES)
+def test_integer_reference_equals_csim_and_qkeras(variant, dataset, n_images, hls_dir):
+    from .test_csim import csim_inputs
+
+    model, what = zoo.model_for_variant(variant, dataset)
+    project = hls.convert(model, hls_dir / variant, source={"id": what}, log=lambda *a: None)
+    net = rtl.network_of(project.hls_model or hls.stock_model(model, project))
+    x = csim_inputs(dataset, n_images)
+    ref = reference.predict(net, net.input.type.to_mantissa(x))
+    np.testing.assert_array_equal(ref, hls.csim(project, x))
+    np.testing.assert_array_equal(ref, model.predict(x, verbose=0).astype(np.float64))
+
+
+# ------------------------------------------------------------------ library modules in simulators
+def _simulate(net, tmp_path, simulator, n=3, gap=0.3, stall=0.4, **settings):
+    design = rtl.write_design(net, tmp_path / net.name, rtl.RTLSettings(**settings), top="unit", log=lambda *a: None)
+    x = random_input(net, n)
+    result = cosim.cosim(design, x, simulator=simulator, seed=3, gap_prob=gap, stall_prob=stall, log=lambda *a: None)
+    want = reference.run(net, net.input.type.to_mantissa(x))[net.output_name]
+    return result, want.reshape(result.mantissas.shape), design
+
+
+CONVS = {
+    "3x3-s1-same": dict(),
+    "3x3-s2-pad01": dict(shape=(8, 8, 2), stride=2, pads=(0, 0, 1, 1)),
+    "1x1-s2": dict(shape=(8, 8, 4), k=1, stride=2, pads=(0, 0, 0, 0)),
+    "dense": dict(shape=(1, 1, 6), cout=5, k=1, pads=(0, 0, 0, 0)),
+    "unsigned-in-cast-out": dict(x_type=X_UNSIGNED, out_type=FixedType(7, 2, True, "RND_CONV", "SAT")),
+}
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("macs", [1, 4, 8], ids=lambda m: f"{m}mac")
+@pytest.mark.parametrize("case", list(CONVS))
+def test_conv_module_is_bit_exact_under_gaps_and_backpressure(case, macs, tmp_path, simulator):
+    net = single_conv(**CONVS[case])
+    conv = net.node("conv")
+    cin, cout = conv.params["in_shape"][2], conv.shape[2]
+    valid = {pi * po for pi in range(1, cin + 1) if cin % pi == 0 for po in range(1, cout + 1) if cout % po == 0}
+    if macs not in valid:
+        pytest.skip(f"{macs} MACs/cycle is not PI x PO for {cin} -> {cout} channels")
+    result, want, _ = _simulate(net, tmp_path, simulator, macs_per_cycle={"conv": macs})
+    np.testing.assert_array_equal(result.mantissas, want)
+
+
+@pytest.mark.cosim
+def test_residual_block_with_pooling_and_dense_is_bit_exact(tmp_path, simulator):
+    result, want, design = _simulate(residual_block(), tmp_path, simulator, n=4)
+    np.testing.assert_array_equal(result.mantissas, want)
+    assert [f["add"] for f in design.info["fifos"]] == ["add"]
+    assert result.interval_cycles and result.latency_cycles > 0
+
+
+@pytest.mark.cosim
+def test_too_small_skip_fifo_stalls_and_the_watchdog_names_the_layer(tmp_path, simulator):
+    net = residual_block()
+    design = rtl.write_design(net, tmp_path / "tiny_fifo", rtl.RTLSettings(fifo_depths={"add": 1}), top="unit", log=lambda *a: None)
+    with pytest.raises(SkiplessError, match=r"stalled: no output for 3000 cycles; last active layer \w+"):
+        cosim.cosim(design, random_input(net, 1), simulator=simulator, watchdog_cycles=3000, log=lambda *a: None)
+
+
+# ------------------------------------------------------------------ planner
+def test_skip_fifo_depth_follows_the_main_branch_and_noskip_has_none():
+    net = residual_block(shape=(6, 6, 4))
+    fifo = rtl.plan(net).fifos["add"]
+    # two 3x3 'same' convs: each needs one row and one pixel ahead -> the skip leads by 2 * (W + 1) beats
+    assert fifo.stream == "relu0_cpy2" and fifo.lead == 2 * (6 + 1)
+    assert fifo.depth > fifo.lead and fifo.bits == fifo.depth * 4 * 8
+    assert rtl.plan(single_conv()).fifos == {}
+
+
+def test_parallelism_meets_the_cycle_budget_or_is_refused():
+    net = single_conv(shape=(8, 8, 4), cout=8)
+    for budget in (64 * 9 * 32, 64 * 9 * 4, 64 * 9):
+        conv = rtl.plan(net, rtl.RTLSettings(cycles_per_layer=budget)).convs["conv"]
+        assert conv.cycles <= budget and conv.cycles == 64 * 9 * (4 // conv.pi) * (8 // conv.po)
+    with pytest.raises(SkiplessError, match=r"5 MACs/cycle is not PI x PO.*use one of \[1, 2, 4, 8, 16, 32\]"):
+        rtl.plan(net, rtl.RTLSettings(macs_per_cycle={"conv": 5}))
+    with pytest.raises(SkiplessError, match="names no convolution"):
+        rtl.plan(net, rtl.RTLSettings(macs_per_cycle={"nope": 4}))
+
+
+# ------------------------------------------------------------------ graph import, lint
+def test_unsupported_layer_is_named_with_what_is_supported(tmp_path):
+    from .test_hls_api import handwritten_qkeras_model
+
+    model = handwritten_qkeras_model()
+    project = hls.convert(model, tmp_path / "hw", log=lambda *a: None)
+    with pytest.raises(SkiplessError, match=r"layer pool \(Pooling2D\) is not supported by the open RTL generator; it supports"):
+        rtl.network_of(project.hls_model)
+
+
+def test_cached_project_without_graph_says_what_to_pass(tmp_path):
+    with pytest.raises(SkiplessError, match="stock_model"):
+        rtl.network_of(hls.HLSProject(tmp_path, hls.HLSSettings(), "h", tmp_path, (1,), (1,), {}, built=False))
+
+
+@pytest.mark.cosim
+def test_generated_resnet_rtl_is_lint_clean(dataset, hls_dir, tmp_path):
+    if cosim.available("verilator"):
+        pytest.skip(cosim.available("verilator"))
+    model, what = zoo.model_for_variant("r8-skip-w8a8", dataset)
+    project = hls.convert(model, hls_dir / "r8-skip-w8a8", source={"id": what}, log=lambda *a: None)
+    design = rtl.generate(project.hls_model or hls.stock_model(model, project), tmp_path / "rtl", log=lambda *a: None)
+    assert rtl.lint(design) is not None
+    assert len(design.info["fifos"]) == 3 and design.info["estimated_interval_cycles"] < 114_000
