@@ -145,6 +145,9 @@ def needs(net: Network) -> dict[str, np.ndarray]:
             need = ins[0][-1:]
         else:
             need = ins[0]
+        # beats leave in raster order: a beat also waits for every beat before it (the last row's
+        # windows stop at the bottom edge, so without this a later beat could seem to need less)
+        need = np.maximum.accumulate(need)
         for name in node.outputs:
             out[name] = need
     return out
