@@ -148,7 +148,7 @@ def _train_config(args):
 def cmd_demo(args) -> int:
     from skipless.demo import run_demo
 
-    return run_demo(epochs=args.epochs, limit=args.limit, n_csim=args.n, out_dir=args.out)
+    return run_demo(epochs=args.epochs, limit=args.limit, n_csim=args.n, out_dir=args.out, n_cosim=args.n_cosim)
 
 
 def cmd_train(args) -> int:
@@ -352,10 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hls_args(p)
     p.set_defaults(func=cmd_csim)
 
-    p = sub.add_parser("demo", help="train a ResNet-8 briefly, convert it, verify C-simulation bit for bit")
+    p = sub.add_parser("demo", help="train a ResNet-8 briefly, remove its skips, verify C-sim and RTL co-sim bit for bit")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--limit", type=int, default=12000, help="training images (default: %(default)s)")
     p.add_argument("--n", type=int, default=100, help="test images to C-simulate (default: %(default)s)")
+    p.add_argument("--n-cosim", type=int, default=3, help="test images to co-simulate as RTL (default: %(default)s)")
     p.add_argument("--out", default=str(DEMO_DIR), help="where the demo's model and project go")
     p.set_defaults(func=cmd_demo)
     add_rtl_commands(sub)  # rtl, cosim: the open RTL and its cocotb co-simulation

@@ -3,7 +3,9 @@
 1. train a quantized ResNet-8 teacher (w8a8, with skips) on Fashion-MNIST for a short budget;
 2. remove its skips one at a time in one training run with KD (Tailor's loss), optimizer kept;
 3. fold BatchNorm, convert the skip-less student with hls4ml (bit-exact types), and check its
-   C-simulation against QKeras on test images.
+   C-simulation against QKeras on test images;
+4. generate the student's open RTL and co-simulate it with cocotb (Verilator, else Icarus) on a few
+   test images, bit for bit against QKeras, with its latency in cycles.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from skipless import data, hls, zoo
+import numpy as np
+
+from skipless import cosim, data, hls, rtl, zoo
 from skipless.fold import fold_batchnorm
 from skipless.resnet import count_adds
 from skipless.train import TrainConfig, TrainJob, run
@@ -20,19 +24,19 @@ TEACHER = "r8-skip-w8a8"
 STUDENT = "r8-noskip-w8a8"
 
 
-def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: str | Path = "runs/demo") -> int:
+def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: str | Path = "runs/demo", n_cosim: int = 3) -> int:
     out = Path(out_dir)
     models = out / "models"
     ds = data.load("fashion_mnist")
     config = TrainConfig(epochs=epochs, limit=limit, val_size=2000, seed=0)
 
-    print(f"[1/4] train the teacher {TEACHER} on {ds.name} ({limit} images, {epochs} epochs)")
+    print(f"[1/5] train the teacher {TEACHER} on {ds.name} ({limit} images, {epochs} epochs)")
     job = TrainJob(TEACHER, "normal", config)
     teacher, t_card = run(job, ds, checkpoint_dir=out / "checkpoints" / job.artifact_id)
     zoo.save_artifact(teacher, t_card, models)
 
     student_epochs = epochs + 2  # three removals, then a last epoch with no skip left
-    print(f"[2/4] remove its {count_adds(teacher)} skips one per epoch with KD, optimizer kept ({student_epochs} epochs)")
+    print(f"[2/5] remove its {count_adds(teacher)} skips one per epoch with KD, optimizer kept ({student_epochs} epochs)")
     job = TrainJob(
         STUDENT,
         "iterative",
@@ -45,19 +49,29 @@ def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: st
     student, s_card = run(job, ds, checkpoint_dir=out / "checkpoints" / job.artifact_id, models_dir=models)
     zoo.save_artifact(student, s_card, models)
 
-    print("[3/4] fold BatchNorm and convert the skip-less student with hls4ml (bit_exact=True)")
+    print("[3/5] fold BatchNorm and convert the skip-less student with hls4ml (bit_exact=True)")
     hw = fold_batchnorm(student, zoo.card_arch(s_card))
     project = hls.convert(hw, out / "hls" / s_card["id"], source={"id": s_card["id"]})
 
-    print(f"[4/4] C-simulation of {n_csim} test images against QKeras")
+    print(f"[4/5] C-simulation of {n_csim} test images against QKeras")
     x = ds.normalize(ds.x_test[:n_csim])
     start = time.time()
     result = hls.verify(hw, project, x)
     seconds = time.time() - start
     correct = (result.csim_outputs.reshape(n_csim, -1).argmax(axis=1) == ds.y_test[:n_csim]).mean()
     print(f"      {result.summary()} ({n_csim / seconds:.1f} images/s)")
+    simulator = "verilator" if cosim.available("verilator") is None else "icarus"
+    print(f"[5/5] open RTL of the student, co-simulated with cocotb on {simulator} ({n_cosim} test images)")
+    design = rtl.generate(project.hls_model or hls.stock_model(hw, project), project.path / "rtl")
+    xs = x[:n_cosim]
+    sim = cosim.cosim(design, xs, simulator=simulator)
+    rtl_exact = bool(np.array_equal(sim.outputs, hw.predict(xs, verbose=0).astype(np.float64)))
+    period = design.info["clock_period_ns"]
+    print(f"      bit-exact with QKeras: {rtl_exact}; latency {sim.latency_cycles} cycles = {sim.latency_us(period):.0f} us "
+          f"at {1000 / period:.0f} MHz, one image every {sim.interval_cycles:.0f} cycles ({sim.cycles_per_s:.0f} simulated cycles/s)")
     print()
     print(f"teacher {t_card['id']:24s} {count_adds(teacher)} skip additions  test accuracy {100 * t_card['metrics']['test_accuracy']:.2f}%")
     print(f"student {s_card['id']:24s} {count_adds(student)} skip additions  test accuracy {100 * s_card['metrics']['test_accuracy']:.2f}%")
     print(f"student in C-simulation: {100 * correct:.2f}% on the first {n_csim} test images, bit-exact: {result.bit_exact}")
-    return 0 if result.bit_exact else 1
+    print(f"student in RTL co-simulation ({simulator}): bit-exact on {n_cosim} images: {rtl_exact}")
+    return 0 if result.bit_exact and rtl_exact else 1

@@ -56,13 +56,12 @@ def cmd_rtl(args) -> int:
     return 0
 
 
-def cmd_cosim(args) -> int:
+def cosim_one(model_id: str, ds, args) -> bool:
     import numpy as np
 
-    from skipless import cosim, data
+    from skipless import cosim
 
-    ds = data.load(args.dataset, args.data_dir)
-    model, project, design = make_rtl(args.id, ds, args)
+    model, project, design = make_rtl(model_id, ds, args)
     if args.rtl == "vendor":
         from skipless.cosim.vendor import vendor_design
 
@@ -70,11 +69,10 @@ def cmd_cosim(args) -> int:
     x = ds.normalize(ds.x_test[: args.n])
     result = cosim.cosim(design, x, simulator=args.sim, seed=args.seed, gap_prob=args.gap, stall_prob=args.stall)
     reference = model.predict(x, verbose=0).astype(np.float64).reshape(result.outputs.shape)
-    equal = result.outputs == reference
-    same = int(equal.reshape(len(x), -1).all(axis=1).sum())
+    same = int((result.outputs == reference).reshape(len(x), -1).all(axis=1).sum())
     period = design.info["clock_period_ns"]
     s = result.summary(period)
-    print(f"{args.id} ({args.rtl} RTL, {args.sim}): {same}/{len(x)} images bit-exact with QKeras")
+    print(f"{model_id} ({args.rtl} RTL, {args.sim}): {same}/{len(x)} images bit-exact with QKeras")
     if design.info.get("fifos"):
         print(f"  skip FIFOs: {', '.join(str(f['depth']) for f in design.info['fifos'])} beats deep, {sum(f['bits'] for f in design.info['fifos'])} bits")
     interval = f"{s['interval_cycles']:.0f} cycles" if s["interval_cycles"] else "n/a (one image)"
@@ -85,7 +83,15 @@ def cmd_cosim(args) -> int:
     tmp = design.path / "cosim.json.tmp"
     tmp.write_text(json.dumps(record, indent=2))
     os.replace(tmp, design.path / "cosim.json")
-    return 0 if same == len(x) else 1
+    return same == len(x)
+
+
+def cmd_cosim(args) -> int:
+    from skipless import data
+
+    ds = data.load(args.dataset, args.data_dir)
+    results = [cosim_one(model_id, ds, args) for model_id in args.ids]
+    return 0 if all(results) else 1
 
 
 def add_rtl_commands(sub) -> None:
@@ -100,8 +106,9 @@ def add_rtl_commands(sub) -> None:
     _add_hls_args(p)
     p.set_defaults(func=cmd_rtl)
 
-    p = sub.add_parser("cosim", help="co-simulate a model's RTL with cocotb and compare it bit for bit with QKeras")
-    p.add_argument("id", help="trained artifact or variant id")
+    p = sub.add_parser("cosim", help="co-simulate models' RTL with cocotb and compare it bit for bit with QKeras; "
+                       "writes hls_projects/<id>/rtl/cosim.json (latency, interval) for `skipless synth`")
+    p.add_argument("ids", nargs="+", help="trained artifacts or variant ids")
     p.add_argument("--n", type=int, default=2, help="test images to stream (default: %(default)s)")
     p.add_argument("--sim", choices=SIMULATORS, default="verilator")
     p.add_argument("--rtl", choices=("open", "vendor"), default="open", help="open RTL, or the Vitis/Vivado HLS RTL")
