@@ -62,11 +62,17 @@ def simulator(request) -> str:
 
 @pytest.fixture(scope="session")
 def hls_dir(request):
-    """Folder for the tests' hls4ml projects; kept between runs so that unchanged designs are not rebuilt."""
+    """Folder for the tests' hls4ml projects and RTL builds; kept between runs so that unchanged designs
+    are not rebuilt. Under pytest-xdist each worker has its own subfolder, so that two workers never
+    build the same design in the same place."""
+    import os
     from pathlib import Path
 
     from skipless.provenance import REPO_ROOT
 
     path = Path(request.config.getoption("--hls-dir") or REPO_ROOT / "build" / "hls-tests")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        path = path / worker
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -74,7 +74,7 @@ CONVS = {
     "3x3-s1-same": dict(),
     "3x3-s2-pad01": dict(shape=(8, 8, 2), stride=2, pads=(0, 0, 1, 1)),
     "1x1-s2": dict(shape=(8, 8, 4), k=1, stride=2, pads=(0, 0, 0, 0)),
-    "dense": dict(shape=(1, 1, 6), cout=5, k=1, pads=(0, 0, 0, 0)),
+    "dense": dict(shape=(1, 1, 6), cout=4, k=1, pads=(0, 0, 0, 0)),
     "unsigned-in-cast-out": dict(x_type=X_UNSIGNED, out_type=FixedType(7, 2, True, "RND_CONV", "SAT")),
 }
 

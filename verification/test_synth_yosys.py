@@ -216,3 +216,43 @@ def test_cli_missing_design_is_one_line_exit_2(tmp_path, capsys):
     assert main(["synth", "r20-noskip-w8a8", "--projects-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "run `skipless rtl r20-noskip-w8a8` first" in err
+
+
+def _without_skip(net):
+    """The residual block of rtl_networks with its skip removed: relu0 feeds c1, q2 feeds r2 (no fork, no add)."""
+    import dataclasses
+
+    from skipless.rtl import Network
+
+    rewire = {"c1": ["relu0"], "r2": ["q2"]}
+    nodes = [dataclasses.replace(n, inputs=rewire.get(n.name, n.inputs)) for n in net.nodes if n.name not in ("fork", "add")]
+    return Network(net.name, nodes, net.input_name, net.output_name, net.input_port, net.output_port)
+
+
+@requires_yosys
+def test_real_open_rtl_skip_and_noskip_blocks(tmp_path):
+    """End to end on real `skipless rtl` output: a residual block (3x3 conv, 3x3 conv, skip FIFO, add, GAP,
+    dense) and the same block without its skip; the FIFO is the only memory the noskip design lacks."""
+    from skipless import rtl
+
+    from .rtl_networks import residual_block
+
+    skip_net = residual_block()
+    reports, designs = {}, {}
+    for name, net in (("skip", skip_net), ("noskip", _without_skip(skip_net))):
+        designs[name] = rtl.write_design(net, tmp_path / name / "rtl", log=lambda *a: None)
+        reports[name] = yosys_synth(designs[name].path, log=lambda _: None)
+    fifo_bits = sum(f["bits"] for f in designs["skip"].info["fifos"])
+    assert fifo_bits > 0 and designs["noskip"].info["fifos"] == []
+    skip, noskip = reports["skip"], reports["noskip"]
+    assert skip["fifo"]["bits"] == fifo_bits
+    assert skip["fifo"]["depths"] == {f["name"]: f["depth"] for f in designs["skip"].info["fifos"]}
+    assert noskip["fifo"]["bits"] == 0 and noskip["fifo"]["depths"] == {} and noskip["fifo"]["share_of_memory"] == 0.0
+    assert skip["fifo"]["memory_bits"] - noskip["fifo"]["memory_bits"] == fifo_bits
+    for name, report in reports.items():
+        macs = designs[name].info["macs_per_cycle"]
+        assert macs > 0 and report["resources"]["dsp"] >= macs  # every product of the MAC lanes is a DSP48
+        assert report["cells"].get("DSP48E1") == report["resources"]["dsp"]
+        assert report["resources"]["lut"] > 0 and report["resources"]["ff"] > 0
+    assert skip["resources"]["dsp"] == noskip["resources"]["dsp"]  # same convs, and a skip multiplies nothing
+    assert noskip["resources"]["ff"] < skip["resources"]["ff"]  # no FIFO pointers, output register, add stage

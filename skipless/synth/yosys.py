@@ -154,6 +154,8 @@ def read_cosim(rtl_dir: Path | str) -> dict | None:
     out = {}
     for key in ("latency_cycles", "interval_cycles"):
         value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # skipless cosim writes the interval as a float (73728.0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise SkiplessError(f"{path}: {key!r} must be a non-negative integer, got {value!r}; rerun the co-simulation")
         out[key] = value
