@@ -46,8 +46,13 @@ def _word(values, width: int) -> int:
     return word
 
 
+BLOCK_ROM_BITS = 4096  # larger ROMs are marked for block RAM (Yosys and Vivado honour rom_style)
+
+
 def _rom(module: str, words: list[int], width: int) -> str:
     aw = clog2(len(words))
+    # without the attribute Yosys 0.23 maps most weight ROMs to logic (LUTs), whatever their size
+    style = '(* rom_style = "block" *) ' if len(words) * width >= BLOCK_ROM_BITS else ""
     lines = [
         f"// {len(words)} x {width} bit ROM (synchronous read)",
         f"module {module} (",
@@ -56,7 +61,7 @@ def _rom(module: str, words: list[int], width: int) -> str:
         f"    input  wire [{aw - 1}:0] addr,",
         f"    output reg  [{width - 1}:0] q",
         ");",
-        f"    reg [{width - 1}:0] rom [0:{len(words) - 1}];",
+        f"    {style}reg [{width - 1}:0] rom [0:{len(words) - 1}];",
         "    initial begin",
     ]
     lines += [f"        rom[{i}] = {width}'h{w:x};" for i, w in enumerate(words)]

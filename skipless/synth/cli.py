@@ -42,6 +42,7 @@ def add_synth_command(sub) -> None:
     p.add_argument("--force", action="store_true", help="synthesize again even if the report is up to date")
     p.add_argument("--timeout", type=float, help="seconds one Yosys run may take (default: no limit)")
     p.add_argument("--projects-dir", default=str(REPO_ROOT / "hls_projects"), help="where ids are looked up")
+    p.add_argument("--json", help="also write all reports of this call into one JSON file")
     p.add_argument("--no-record", action="store_true", help="do not add the reports to the results store (benchmarks/results)")
     p.set_defaults(func=cmd_synth)
 
@@ -193,6 +194,13 @@ def cmd_synth(args) -> int:
     reports, errors = synth_many(args.flow, folders, args.part, jobs, force=args.force, timeout=args.timeout)
     if reports:
         print(render_table(reports), end="")
+    if reports and args.json:
+        import json
+
+        out = Path(args.json)
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text(json.dumps({"reports": reports}, indent=2, default=str) + "\n")
+        os.replace(tmp, out)
     if reports and not args.no_record:
         from skipless.bench.adapters import synth_record
         from skipless.bench.store import save

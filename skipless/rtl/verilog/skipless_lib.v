@@ -427,9 +427,8 @@ module skl_conv #(
     reg first1;
     reg lastpix1;
     reg inb1;
-    /* verilator lint_off UNUSEDSIGNAL */  // group index and group end are only read when G > 1
+    /* verilator lint_off UNUSEDSIGNAL */  // the group end is only read when G > 1
     reg last1;
-    reg [15:0] g1;
     /* verilator lint_on UNUSEDSIGNAL */
     reg [15:0] c1;
     reg [CIN*XW-1:0] q1;
@@ -482,7 +481,6 @@ module skl_conv #(
             last1 <= 1'b0;
             lastpix1 <= 1'b0;
             inb1 <= 1'b0;
-            g1 <= 16'd0;
             c1 <= 16'd0;
         end else if (en) begin
             v1 <= issue;
@@ -491,7 +489,6 @@ module skl_conv #(
                 last1 <= group_end;
                 lastpix1 <= pixel_end;
                 inb1 <= inb;
-                g1 <= g;
                 c1 <= c;
                 if (!last_c) begin
                     c <= c + 1;
@@ -569,10 +566,17 @@ module skl_conv #(
     end
 
     generate
-        if (G > 1) begin : g_groups
+        if (G > 2) begin : g_groups
+            // finished groups shift in from the top: after G-1 of them, group 0 sits in the low bits
             reg [(G-1)*PO*AW-1:0] res_work;
             always @(posedge clk) begin
-                if (en && v1 && last1 && !lastpix1) res_work[g1*PO*AW +: PO*AW] <= acc_next;
+                if (en && v1 && last1 && !lastpix1) res_work <= {acc_next, res_work[(G-1)*PO*AW-1:PO*AW]};
+                if (en && v1 && lastpix1) out_data <= {acc_next, res_work};
+            end
+        end else if (G == 2) begin : g_two
+            reg [PO*AW-1:0] res_work;
+            always @(posedge clk) begin
+                if (en && v1 && last1 && !lastpix1) res_work <= acc_next;
                 if (en && v1 && lastpix1) out_data <= {acc_next, res_work};
             end
         end else begin : g_single
