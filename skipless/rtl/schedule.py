@@ -7,9 +7,9 @@ given an explicit ``macs_per_cycle`` instead.
 
 Skip FIFOs: an Add reads two branches that leave one fork. The branch that produces its beats sooner
 (the skip) must buffer them until the other (the main branch, with its convolutions' window delays)
-catches up. For every stream, ``needs`` gives, per output beat, how many input-image beats must have
-entered before that beat can exist; the FIFO depth is the largest lead of the early branch over the
-late one, plus two beats per register stage on the late branch. A smaller FIFO deadlocks the network
+catches up. For every stream after the branch point, ``needs`` gives, per beat, how many beats of the
+branch point's stream must have passed before that beat can exist; the FIFO depth is the largest
+lead of the early branch over the late one, plus two beats per register stage on the late branch. A smaller FIFO deadlocks the network
 (the fork stalls both branches): that buffer is the hardware cost of a skip.
 """
 
@@ -132,10 +132,14 @@ def _last_input_index(node: Node) -> np.ndarray:
     return (rows[:, None] * w + cols[None, :]).reshape(-1)
 
 
-def needs(net: Network) -> dict[str, np.ndarray]:
-    """Per stream: for each beat of one image, how many input beats must have entered before it exists."""
-    out = {net.input_name: np.arange(1, net.input.beats + 1)}
-    for node in net.nodes[1:]:
+def needs(net: Network, start: str | None = None) -> dict[str, np.ndarray]:
+    """Per stream downstream of ``start`` (default: the network input): for each beat of one image, how
+    many beats of ``start`` must have passed before it can exist."""
+    start = start or net.input_name
+    out = {start: np.arange(1, net.producer(start).beats + 1)}
+    for node in net.nodes:
+        if any(s in out for s in node.outputs) or not node.inputs or any(i not in out for i in node.inputs):
+            continue
         ins = [out[i] for i in node.inputs]
         if node.op == "conv":
             need = ins[0][_last_input_index(node)]
@@ -154,15 +158,24 @@ def needs(net: Network) -> dict[str, np.ndarray]:
 
 
 def _ancestors(net: Network, stream: str) -> set[str]:
+    """Streams that ``stream`` is computed from, itself and the network input included."""
     seen: set[str] = set()
     todo = [stream]
     while todo:
         s = todo.pop()
-        if s in seen or s == net.input_name:
+        if s in seen:
             continue
         seen.add(s)
-        todo.extend(net.producer(s).inputs)
+        if s != net.input_name:
+            todo.extend(net.producer(s).inputs)
     return seen
+
+
+def _branch_point(net: Network, a: str, b: str) -> str:
+    """The last stream both ``a`` and ``b`` are computed from (the input of the fork they leave)."""
+    common = _ancestors(net, a) & _ancestors(net, b)
+    order = {s: i for i, n in enumerate(net.nodes) for s in n.outputs}
+    return max(common, key=lambda s: order[s])
 
 
 def _register_stages(net: Network, streams: set[str]) -> int:
@@ -171,10 +184,11 @@ def _register_stages(net: Network, streams: set[str]) -> int:
     return sum(2 if n.op == "conv" else 1 for n in nodes.values() if n.op != "fork")
 
 
-def plan_fifo(net: Network, node: Node, need: dict, settings: RTLSettings) -> FifoPlan:
+def plan_fifo(net: Network, node: Node, settings: RTLSettings) -> FifoPlan:
     a, b = node.inputs
-    n_in = net.input.beats
-    grid = np.arange(1, n_in + 1)
+    start = _branch_point(net, a, b)
+    need = needs(net, start)  # counted in beats of the stream both branches leave from
+    grid = np.arange(1, net.producer(start).beats + 1)
     produced = {s: np.searchsorted(need[s], grid, side="right") for s in (a, b)}
     lead = {a: int(np.max(produced[a] - produced[b])), b: int(np.max(produced[b] - produced[a]))}
     early, late = (a, b) if lead[a] > lead[b] else (b, a)
@@ -197,10 +211,9 @@ def plan(net: Network, settings: RTLSettings | None = None) -> Plan:
         for s in node.outputs:
             widths[s] = node.type.width
     convs = {n.name: plan_conv(n, widths[n.inputs[0]], settings) for n in net.convs()}
-    need = needs(net)
     adds = [n for n in net.nodes if n.op == "add"]
     unknown = set(settings.fifo_depths) - {n.name for n in adds}
     if unknown:
         raise SkiplessError(f"fifo_depths names no Add layer: {sorted(unknown)}; Add layers are {[n.name for n in adds]}")
-    fifos = {n.name: plan_fifo(net, n, need, settings) for n in adds}
+    fifos = {n.name: plan_fifo(net, n, settings) for n in adds}
     return Plan(convs, fifos)
