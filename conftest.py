@@ -76,3 +76,15 @@ def hls_dir(request):
         path = path / worker
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _private_results_store(request, tmp_path_factory, monkeypatch):
+    """Verification tests write results (e.g. through `skipless synth`) into a private store, never into
+    benchmarks/results/; the benchmarks (benchmarks/) write into the real one."""
+    if "benchmarks" in request.node.path.parts:
+        return
+    store = tmp_path_factory.mktemp("results-store")
+    monkeypatch.setenv("SKIPLESS_RESULTS_DIR", str(store / "runs"))
+    monkeypatch.setenv("SKIPLESS_HISTORY_DB", str(store / "history.sqlite"))
+
