@@ -4,14 +4,12 @@ FIFO cost of skip/short against noskip, and simulator speed (Verilator against I
 Results go to benchmarks/results/cosim.json and, as "cosim" records, to the results store.
 """
 
-import json
-import os
 
 import numpy as np
 import pytest
 
 from skipless import cosim, hls, rtl, zoo
-from skipless.bench.store import make_record, save
+from skipless.bench.store import make_record, save, update_json_rows
 from skipless.provenance import REPO_ROOT, provenance
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "cosim.json"
@@ -19,11 +17,7 @@ VARIANTS = [f"r{d}-{s}-w8a8" for d in (8, 20) for s in ("skip", "noskip", "short
 
 
 def _store(key: str, row: dict) -> None:
-    rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    rows[key] = row
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, RESULTS)
+    update_json_rows(RESULTS, key, row)
 
 
 def _run(variant, dataset, hls_dir, simulator, n):
@@ -32,7 +26,7 @@ def _run(variant, dataset, hls_dir, simulator, n):
         pytest.skip(reason)
     model, what = zoo.model_for_variant(variant, dataset)
     project = hls.convert(model, hls_dir / variant, source={"id": what}, log=lambda *a: None)
-    design = rtl.generate(project.hls_model or hls.stock_model(model, project), hls_dir / variant / "rtl", log=lambda *a: None)
+    design = rtl.generate(hls.stock_model(model, project), hls_dir / variant / "rtl", log=lambda *a: None)
     x = dataset.normalize(dataset.x_test[:n])
     result = cosim.cosim(design, x, simulator=simulator, log=lambda *a: None)
     match = float(np.all(result.outputs == model.predict(x, verbose=0).astype(np.float64), axis=1).mean())

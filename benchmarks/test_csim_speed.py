@@ -5,7 +5,6 @@ claim. Results go to benchmarks/results/csim_speed.json, and as a "csim" record 
 fraction of images whose C-simulation equals QKeras exactly) to the results store.
 """
 
-import json
 import os
 import time
 
@@ -13,18 +12,14 @@ import numpy as np
 import pytest
 
 from skipless import hls, zoo
-from skipless.bench.store import make_record, save
+from skipless.bench.store import make_record, save, update_json_rows
 from skipless.provenance import REPO_ROOT, provenance
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "csim_speed.json"
 
 
-def _store(variant: str, row: dict) -> None:
-    rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    rows[variant] = row
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, RESULTS)
+def _store(key: str, row: dict) -> None:
+    update_json_rows(RESULTS, key, row)
 
 
 @pytest.mark.csim

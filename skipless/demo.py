@@ -62,7 +62,7 @@ def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: st
     print(f"      {result.summary()} ({n_csim / seconds:.1f} images/s)")
     simulator = "verilator" if cosim.available("verilator") is None else "icarus"
     print(f"[5/5] open RTL of the student, co-simulated with cocotb on {simulator} ({n_cosim} test images)")
-    design = rtl.generate(project.hls_model or hls.stock_model(hw, project), project.path / "rtl")
+    design = rtl.generate(hls.stock_model(hw, project), project.path / "rtl")
     xs = x[:n_cosim]
     sim = cosim.cosim(design, xs, simulator=simulator)
     rtl_exact = bool(np.array_equal(sim.outputs, hw.predict(xs, verbose=0).astype(np.float64)))

@@ -26,7 +26,7 @@ SLOW = ["r20-skip-w8a8", "r20-noskip-w8a8", "r20-short-w8a8", "r32-skip-w8a8", "
 def _design(variant, dataset, hls_dir):
     model, what = zoo.model_for_variant(variant, dataset)
     project = hls.convert(model, hls_dir / variant, source={"id": what}, log=lambda *a: None)
-    design = rtl.generate(project.hls_model or hls.stock_model(model, project), hls_dir / variant / "rtl", log=lambda *a: None)
+    design = rtl.generate(hls.stock_model(model, project), hls_dir / variant / "rtl", log=lambda *a: None)
     return model, project, design, what
 
 

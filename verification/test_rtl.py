@@ -54,7 +54,7 @@ def test_integer_reference_equals_csim_and_qkeras(variant, dataset, n_images, hl
 
     model, what = zoo.model_for_variant(variant, dataset)
     project = hls.convert(model, hls_dir / variant, source={"id": what}, log=lambda *a: None)
-    net = rtl.network_of(project.hls_model or hls.stock_model(model, project))
+    net = rtl.network_of(hls.stock_model(model, project))
     x = csim_inputs(dataset, n_images)
     ref = reference.predict(net, net.input.type.to_mantissa(x))
     np.testing.assert_array_equal(ref, hls.csim(project, x))
@@ -151,6 +151,6 @@ def test_generated_resnet_rtl_is_lint_clean(dataset, hls_dir, tmp_path):
         pytest.skip(cosim.available("verilator"))
     model, what = zoo.model_for_variant("r8-skip-w8a8", dataset)
     project = hls.convert(model, hls_dir / "r8-skip-w8a8", source={"id": what}, log=lambda *a: None)
-    design = rtl.generate(project.hls_model or hls.stock_model(model, project), tmp_path / "rtl", log=lambda *a: None)
+    design = rtl.generate(hls.stock_model(model, project), tmp_path / "rtl", log=lambda *a: None)
     assert rtl.lint(design) is not None
     assert len(design.info["fifos"]) == 3 and design.info["estimated_interval_cycles"] < 114_000

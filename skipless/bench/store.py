@@ -131,6 +131,14 @@ def write_json(path: Path, data) -> None:
     atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def update_json_rows(path: Path, key: str, row: dict) -> None:
+    """Set ``key`` to ``row`` in a JSON object file of rows (e.g. benchmarks/results/cosim.json), atomically."""
+    path = Path(path)
+    rows = json.loads(path.read_text()) if path.exists() else {}
+    rows[key] = row
+    write_json(path, rows)
+
+
 def write_result(record: dict, directory: str | Path | None = None) -> Path:
     """Write one record as its own JSON file (atomically); returns the file. Adds provenance and the run id
     if the record lacks them."""

@@ -32,7 +32,7 @@ def make_rtl(model_id: str, ds, args, log=print):
     from skipless.cli import _convert_one
 
     model, project = _convert_one(model_id, ds, args)
-    graph = project.hls_model or hls.stock_model(model, project)
+    graph = hls.stock_model(model, project)
     settings = rtl.RTLSettings(cycles_per_layer=args.cycles_per_layer, macs_per_cycle=_parse_macs(args.macs_per_cycle),
                                clock_period_ns=project.settings.clock_period)
     design = rtl.generate(graph, project.path / "rtl", settings, log=log)

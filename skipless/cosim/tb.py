@@ -26,26 +26,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from skipless.rtl.types import pack_lanes, unpack_lanes
+
 SIM_PERIOD_NS = 10
-
-
-def _pack(lanes, width: int) -> int:
-    mask = (1 << width) - 1
-    word = 0
-    for i, v in enumerate(lanes):
-        word |= (int(v) & mask) << (i * width)
-    return word
-
-
-def _unpack(word: int, channels: int, width: int, signed: bool) -> list[int]:
-    mask = (1 << width) - 1
-    out = []
-    for i in range(channels):
-        v = (word >> (i * width)) & mask
-        if signed and v >> (width - 1):
-            v -= 1 << width
-        out.append(v)
-    return out
 
 
 class Bench:
@@ -78,7 +61,7 @@ class Bench:
                     self.i_valid.value = 0
                     for _ in range(int(self.rng.integers(1, 4))):
                         await FallingEdge(self.dut.ap_clk)
-                self.i_data.value = _pack(beat, width)
+                self.i_data.value = pack_lanes(beat, width)
                 self.i_valid.value = 1
                 while True:
                     await ReadOnly()
@@ -103,7 +86,7 @@ class Bench:
                 await ReadOnly()
                 if not hold and int(self.o_valid.value):
                     word = self.o_data.value.to_unsigned()
-                    image.append(_unpack(word, spec["channels"], spec["width"], spec["signed"]))
+                    image.append(unpack_lanes(word, spec["channels"], spec["width"], spec["signed"]))
                     self.last_output_cycle = self.cycle() + 1
                 elif not hold:
                     await RisingEdge(self.o_valid)

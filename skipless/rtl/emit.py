@@ -15,7 +15,7 @@ import re
 from skipless.errors import SkiplessError
 from skipless.rtl.graph import Network, Node
 from skipless.rtl.schedule import ConvPlan, Plan, clog2
-from skipless.rtl.types import FixedType
+from skipless.rtl.types import FixedType, pack_lanes
 
 RND_CODE = {"TRN": 0, "RND": 1, "RND_CONV": 2}
 OVF_CODE = {"WRAP": 0, "SAT": 1, "SAT_SYM": 2}
@@ -36,14 +36,6 @@ def _type_params(prefix: str, t: FixedType) -> list[str]:
 
 def _cast_params(t: FixedType) -> list[str]:
     return [f".RND({RND_CODE[t.rounding]})", f".OVF({OVF_CODE[t.overflow]})"]
-
-
-def _word(values, width: int) -> int:
-    mask = (1 << width) - 1
-    word = 0
-    for lane, v in enumerate(values):
-        word |= (int(v) & mask) << (lane * width)
-    return word
 
 
 BLOCK_ROM_BITS = 4096  # larger ROMs are marked for block RAM (Yosys and Vivado honour rom_style)
@@ -87,10 +79,10 @@ def conv_roms(node: Node, plan: ConvPlan, top: str) -> tuple[str, str, str, str]
             for kx in range(k):
                 for c in range(cin // pi):
                     block = w[ky, kx, c * pi : (c + 1) * pi, g * po : (g + 1) * po]  # (pi, po)
-                    words.append(_word(block.T.reshape(-1), wt.width))  # lane o*PI + i
+                    words.append(pack_lanes(block.T.reshape(-1), wt.width))  # lane o*PI + i
     shift = acc.frac - p["bias_type"].frac
     bias = p["bias"] << shift if shift >= 0 else p["bias"] >> (-shift)
-    bias_words = [_word(bias[g * po : (g + 1) * po], acc.width) for g in range(cout // po)]
+    bias_words = [pack_lanes(bias[g * po : (g + 1) * po], acc.width) for g in range(cout // po)]
     wname, bname = f"{top}_{ident(node.name)}_w", f"{top}_{ident(node.name)}_b"
     return wname, _rom(wname, words, po * pi * wt.width), bname, _rom(bname, bias_words, po * acc.width)
 

@@ -111,6 +111,27 @@ class FixedType:
         return np.clip(m, self.lo, self.hi).astype(np.int64)
 
 
+def pack_lanes(values, width: int) -> int:
+    """Mantissas as one word, lane i in bits [i*width, (i+1)*width) (two's complement): a stream beat, a ROM word."""
+    mask = (1 << width) - 1
+    word = 0
+    for lane, v in enumerate(values):
+        word |= (int(v) & mask) << (lane * width)
+    return word
+
+
+def unpack_lanes(word: int, lanes: int, width: int, signed: bool) -> list[int]:
+    """The inverse of :func:`pack_lanes`."""
+    mask = (1 << width) - 1
+    out = []
+    for lane in range(lanes):
+        v = (word >> (lane * width)) & mask
+        if signed and v >> (width - 1):
+            v -= 1 << width
+        out.append(v)
+    return out
+
+
 def mantissas(values, frac: int) -> np.ndarray:
     """Integer mantissas of values that are exact multiples of 2**-frac (weights of a quantized model)."""
     scaled = np.asarray(values, dtype=np.float64) * (2.0**frac)
