@@ -259,7 +259,7 @@ def synth_report(design="r8-noskip-w8a8", flow="yosys", lut=800):
     return {
         "schema": 1, "id": design, "flow": flow, "tool": {"name": "yosys", "version": "0.23"}, "part": "xc7z020clg400-1",
         "clock_period_ns": 6.667, "resources": {"lut": lut, "ff": 900, "carry": 40, "dsp": 0, "bram18": 12, "uram": None},
-        "utilization": {}, "timing": {"target_ns": 6.667, "estimated_ns": None},
+        "utilization": {"lut": 1.5, "ff": 0.85, "dsp": 0.0, "bram18": 4.29, "uram": None}, "timing": {"target_ns": 6.667, "estimated_ns": None},
         "latency": {"cycles": 4000, "us": 26.668, "best": None, "worst": None, "source": "cosim"},
         "interval": {"cycles": None, "min": None, "max": None}, "fifo": {"depths": {}, "bits": 2048, "share_of_memory": 0.1},
         "notes": ["Yosys counts are estimates"], "cache": {"key": "k"}, "provenance": {"date": "2026-01-01T00:00:00+00:00"},

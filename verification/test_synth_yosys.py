@@ -126,15 +126,15 @@ def test_cosim_latency_is_taken_without_resynthesis(synthesized, tmp_path, monke
 
 
 @requires_yosys
-@pytest.mark.parametrize("change", ["rtl", "part"])
-def test_a_changed_design_or_part_is_synthesized_again(synthesized, tmp_path, monkeypatch, change):
+@pytest.mark.parametrize("change", ["rtl", "family"])
+def test_a_changed_design_or_family_is_synthesized_again(synthesized, tmp_path, monkeypatch, change):
     folder = copy_design(synthesized[0], tmp_path / "rtl")
     part = "xc7z020clg400-1"
     if change == "rtl":
         with open(folder / "myproject.v", "a") as f:
             f.write("// edited\n")
     else:
-        part = "xczu9eg-ffvb1156-2-e"
+        part = "xczu9eg-ffvb1156-2-e"  # xcup, not xc7
     monkeypatch.setenv("PATH", "/nonexistent")  # the attempt to run Yosys shows the cache was not used
     with pytest.raises(SkiplessError, match="Yosys is not on PATH"):
         yosys_synth(folder, part, log=lambda _: None)
@@ -186,13 +186,25 @@ def test_bad_design_folders_say_what_to_do(tmp_path):
 
 
 @requires_yosys
-def test_ultrascale_parts_map_to_dsp48e2(synthesized, tmp_path):
+def test_ultrascale_parts_map_to_dsp48e2_and_share_one_netlist(synthesized, tmp_path, monkeypatch):
     folder = copy_design(synthesized[0], tmp_path / "rtl")
     report = yosys_synth(folder, "xcu250-figd2104-2L-e", log=lambda _: None)
     assert report["cells"].get("DSP48E2") == 1 and "DSP48E1" not in report["cells"]
     assert report["resources"]["bram18"] >= 2 and report["resources"]["ff"] >= DELAY_FF
     assert report["utilization"]["uram"] == 0.0  # the U250 has UltraRAM; none is used
     assert report["target"]["family"] == "xcup"
+    # the ZCU102's part is xcup too: same cells, its own utilization, no second Yosys run
+    monkeypatch.setenv("PATH", "/nonexistent")
+    messages = []
+    zcu = yosys_synth(folder, "xczu9eg-ffvb1156-2-e", log=messages.append)
+    assert messages == [f"{report['id']}: yosys netlist for xcup up to date (rtl {report['cache']['rtl_hash'][:12]}); "
+                        "utilization of xczu9eg-ffvb1156-2-e"]
+    part = get_part("xczu9eg-ffvb1156-2-e")
+    assert zcu["cells"] == report["cells"] and zcu["resources"] == report["resources"]
+    assert zcu["part"] == part.name and zcu["target"]["board"] == "ZCU102"
+    assert zcu["utilization"]["lut"] == round(100 * zcu["resources"]["lut"] / part.lut, 2)
+    assert zcu["utilization"]["uram"] is None  # the ZU9EG has no UltraRAM
+    assert read_report(folder / "synth_yosys.json") == zcu
 
 
 @requires_yosys

@@ -10,7 +10,6 @@ identity params (a Yosys and a Vitis result of one design are two results); the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from skipless.bench.store import check_record
@@ -54,14 +53,8 @@ def synth_record(report: dict, where: str = "synthesis report") -> dict:
 
 
 def read_synth_report(path: str | Path) -> dict:
-    """The ``synth`` record of a ``synth_<flow>.json`` file; SkiplessError naming the file when it is bad."""
-    path = Path(path)
-    try:
-        report = json.loads(path.read_text())
-    except OSError as e:
-        raise SkiplessError(f"cannot read {path}: {e.strerror}; run `skipless synth` first") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SkiplessError(f"{path}: not valid JSON ({e}); run `skipless synth` again") from e
-    if not isinstance(report, dict):
-        raise SkiplessError(f"{path}: a synthesis report is a JSON object")
-    return synth_record(report, where=str(path))
+    """The ``synth`` record of a ``synth_<flow>.json`` file, read and schema-checked by
+    :func:`skipless.synth.report.read_report`; SkiplessError naming the file when it is bad."""
+    from skipless.synth.report import read_report
+
+    return synth_record(read_report(path), where=str(path))

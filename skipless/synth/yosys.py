@@ -281,8 +281,18 @@ def _keep_log(work: Path, rtl_dir: Path) -> None:
 
 
 def cache_key(rtl_digest: str, part: Part) -> str:
-    data = {"rtl": rtl_digest, "part": part.name, "flow": FLOW, "script": SCRIPT_VERSION, "schema": SCHEMA_VERSION}
+    """What a netlist depends on: the RTL, the script and the Yosys family (not the part: two parts of one
+    family get the same cells, only their utilization differs)."""
+    data = {"rtl": rtl_digest, "family": part.family, "flow": FLOW, "script": SCRIPT_VERSION, "schema": SCHEMA_VERSION}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _retarget(report: dict, target: Part) -> dict:
+    """A report of the same netlist measured against another part of the same family."""
+    report = dict(report, part=target.name, utilization=utilization(report["resources"], target.available()))
+    report["target"] = {"family": target.family, "board": target.board, "available": target.available()}
+    report["cache"] = dict(report["cache"], part=target.name)
+    return report
 
 
 def fifo_block(design: dict, memory_bits: int, resources: dict) -> dict:
@@ -340,7 +350,8 @@ def yosys_synth(
     rtl_dir: Path | str, part: str = DEFAULT_PART, force: bool = False, timeout: float | None = None, log=print
 ) -> dict:
     """Synthesize the design in ``rtl_dir`` with Yosys for ``part``; returns the report (also written to
-    ``rtl_dir/synth_yosys.json``). An unchanged design (files, part, flow) reuses the report unless ``force``.
+    ``rtl_dir/synth_yosys.json``). An unchanged design (files, Yosys family, flow) reuses the report unless
+    ``force``; for another part of the same family only the utilization is computed again.
     """
     rtl_dir = Path(rtl_dir)
     target = get_part(part)
@@ -350,8 +361,13 @@ def yosys_synth(
     name = design_id(rtl_dir, design)
     if not force:
         cached = cached_report(rtl_dir, FLOW, key)
-        if cached is not None:
+        if cached is not None and cached["part"] != target.name:
+            log(f"{name}: yosys netlist for {target.family} up to date (rtl {digest[:12]}); utilization of {target.name}")
+            cached = _retarget(cached, target)
+            write_report(cached, rtl_dir)
+        elif cached is not None:
             log(f"{name}: yosys report for {target.name} up to date (rtl {digest[:12]})")
+        if cached is not None:
             return _refresh_latency(cached, rtl_dir)
     cmd = find_yosys()
     version = yosys_version(cmd)
