@@ -1,5 +1,6 @@
 """Training methods: KD losses, gated skip removal and its export, schedules, resume, bad configs."""
 
+import json
 import math
 
 import numpy as np
@@ -178,3 +179,30 @@ def test_bad_configs_fail_before_training(tiny, tmp_path, monkeypatch):
     zoo.save_artifact(arch.build(), {"id": "r8-skip-float.normal", "arch": arch.to_dict(), "dataset": "fashion_mnist"})
     with pytest.raises(SkiplessError, match="cannot be distilled"):
         run(TrainJob("r8-noskip-float", "kd", tiny_config(), teacher="r8-skip-float.normal"), tiny, log=never)
+
+
+def test_ablation_table_and_its_commands_come_from_the_runs(tmp_path):
+    from skipless.train.ablation import render
+
+    def run(depth, quant, row, seed, acc, epochs=6, images=5000):
+        folder = tmp_path / "ablation" / "runs" / f"r{depth}-{quant}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{row.replace(' ', '_')}-s{seed}.json").write_text(json.dumps({
+            "row": row, "depth": depth, "quant": quant, "seed": seed, "test_accuracy": acc, "epochs": epochs,
+            "train_images": images, "skip_additions": 0, "schedule": None, "dataset": "fashion_mnist"}))
+
+    for seed, acc in ((0, 0.80), (1, 0.82)):
+        for quant in ("float", "w8a8"):
+            run(8, quant, "noskip (normal)", seed, acc)
+        run(20, "w8a8", "noskip (normal)", seed, acc - 0.1)
+    run(32, "w4a4", "skip (normal)", 0, 0.5, epochs=2, images=None)
+    json_path, md_path = render(tmp_path / "ablation")
+    rows = json.loads(json_path.read_text())["rows"]
+    assert [(r["depth"], r["quant"], r["mean"], r["std"], r["seeds"]) for r in rows] == [
+        (8, "float", 81.0, 1.41, [0, 1]), (8, "w8a8", 81.0, 1.41, [0, 1]), (20, "w8a8", 71.0, 1.41, [0, 1]),
+        (32, "w4a4", 50.0, 0.0, [0])]  # sample standard deviation over seeds
+    md = md_path.read_text()
+    assert "| r20 | w8a8 | noskip (normal) | 0 | 71.00 ± 1.41 | 2 | 6 | 5000 | - |" in md
+    assert "    skipless ablation --depths 8 --quants float,w8a8 --seeds 0,1\n" in md
+    assert "    skipless ablation --depths 20 --quants w8a8 --seeds 0,1\n" in md
+    assert "    skipless ablation --depths 32 --quants w4a4 --seeds 0 --epochs 2 --limit 0\n" in md

@@ -105,6 +105,28 @@ def sweep(depths, quants, seeds, setup: AblationSetup, out: Path, dataset="fashi
                 render(out)
 
 
+def reproduce_commands(table: list[dict]) -> list[str]:
+    """The `skipless ablation` commands that make ``table``: one per depth (depths with the same quant
+    specs, seeds and budget share one), with the options that differ from the defaults."""
+    default = AblationSetup()
+    by_setting: dict[tuple, list[int]] = {}
+    for depth in sorted({t["depth"] for t in table}):
+        rows = [t for t in table if t["depth"] == depth]
+        quants = ",".join(dict.fromkeys(t["quant"] for t in rows))
+        seeds = ",".join(str(s) for s in sorted({s for t in rows for s in t["seeds"]}))
+        setting = (quants, seeds, rows[0]["epochs"], rows[0]["train_images"])
+        by_setting.setdefault(setting, []).append(depth)
+    commands = []
+    for (quants, seeds, epochs, images), depths in by_setting.items():
+        cmd = f"skipless ablation --depths {','.join(map(str, depths))} --quants {quants} --seeds {seeds}"
+        if epochs != default.epochs:
+            cmd += f" --epochs {epochs}"
+        if images != default.limit:
+            cmd += f" --limit {images or 0}"
+        commands.append(cmd)
+    return commands
+
+
 def render(out: Path) -> tuple[Path, Path]:
     results = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*/*.json"))]
     groups: dict[tuple, list[dict]] = {}
@@ -137,8 +159,10 @@ def render(out: Path) -> tuple[Path, Path]:
         "",
         "Each row: the same epoch budget and training images; KD rows (and iterative/short) use the seed's",
         "with-skip baseline as teacher and start from its weights; iterative rows remove skips step by",
-        "step, head first (see the schedule column). Reproduce: `skipless ablation --depths 8 --quants float,w8a8`",
-        "and `skipless ablation --depths 20 --quants float` (seeds 0,1,2 by default).",
+        "step, head first (see the schedule column). Reproduce (each command continues from the runs",
+        "kept in the output folder):",
+        "",
+        *(f"    {command}" for command in reproduce_commands(table)),
         "",
         "| depth | quant | method | skip adds | test accuracy % (mean ± std) | seeds | epochs | train images | schedule |",
         "|---|---|---|---|---|---|---|---|---|",
