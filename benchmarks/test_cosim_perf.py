@@ -16,10 +16,6 @@ RESULTS = REPO_ROOT / "benchmarks" / "results" / "cosim.json"
 VARIANTS = [f"r{d}-{s}-w8a8" for d in (8, 20) for s in ("skip", "noskip", "short")]
 
 
-def _store(key: str, row: dict) -> None:
-    update_json_rows(RESULTS, key, row)
-
-
 def _run(variant, dataset, hls_dir, simulator, n):
     reason = cosim.available(simulator)
     if reason:
@@ -47,7 +43,7 @@ def test_latency_interval_and_skip_fifos(variant, dataset, hls_dir):
         "window_buffer_bits": sum(layer["buffer_bits"] for layer in design.info["layers"]),
         "provenance": provenance(),
     }
-    _store(f"{variant}/latency", row)
+    update_json_rows(RESULTS, f"{variant}/latency", row)
     save(make_record(variant, "cosim", {k: row[k] for k in ("cosim_match", "latency_cycles", "latency_us", "interval_cycles",
                                                                "macs_per_cycle", "fifo_bits", "window_buffer_bits")},
                      params={"simulator": "verilator", "model": what, "clock_period": period}))
@@ -64,7 +60,7 @@ def test_simulator_speed(variant, simulator, dataset, hls_dir):
     row = {"model": what, "simulator": simulator, "cycles": result.cycles, "wall_s": round(result.wall_s, 2),
            "cycles_per_s": round(result.cycles_per_s, 1), "images_per_s": round(result.images_per_s, 5),
            "build_s": round(result.build_s, 1), "cosim_match": match, "provenance": provenance()}
-    _store(f"{variant}/{simulator}", row)
+    update_json_rows(RESULTS, f"{variant}/{simulator}", row)
     save(make_record(variant, "cosim", {k: row[k] for k in ("cycles_per_s", "images_per_s", "cosim_match")},
                      params={"simulator": simulator, "model": what}))
     print(f"\n{variant} on {simulator}: {row['cycles_per_s']} cycles/s, {row['images_per_s']} images/s (build {row['build_s']} s)")

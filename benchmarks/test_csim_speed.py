@@ -18,10 +18,6 @@ from skipless.provenance import REPO_ROOT, provenance
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "csim_speed.json"
 
 
-def _store(key: str, row: dict) -> None:
-    update_json_rows(RESULTS, key, row)
-
-
 @pytest.mark.csim
 @pytest.mark.parametrize("variant", ["r8-skip-w8a8", "r20-skip-w8a8"])
 def test_csim_throughput_against_stock_predict(variant, dataset, hls_dir, n_images):
@@ -50,7 +46,7 @@ def test_csim_throughput_against_stock_predict(variant, dataset, hls_dir, n_imag
         "speedup": round(stock_s / ours_s, 2),
         "provenance": provenance(),
     }
-    _store(variant, row)
+    update_json_rows(RESULTS, variant, row)
     method = what[len(variant) + 1:] if what.startswith(variant + ".") else None  # None: random weights
     save(make_record(
         variant,

@@ -287,10 +287,18 @@ def cache_key(rtl_digest: str, part: Part) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+def _part_fields(resources: dict, target: Part) -> dict:
+    """The report fields that depend on the part rather than on the netlist."""
+    return {
+        "part": target.name,
+        "target": {"family": target.family, "board": target.board, "available": target.available()},
+        "utilization": utilization(resources, target.available()),
+    }
+
+
 def _retarget(report: dict, target: Part) -> dict:
     """A report of the same netlist measured against another part of the same family."""
-    report = dict(report, part=target.name, utilization=utilization(report["resources"], target.available()))
-    report["target"] = {"family": target.family, "board": target.board, "available": target.available()}
+    report = dict(report, **_part_fields(report["resources"], target))
     report["cache"] = dict(report["cache"], part=target.name)
     return report
 
@@ -361,13 +369,13 @@ def yosys_synth(
     name = design_id(rtl_dir, design)
     if not force:
         cached = cached_report(rtl_dir, FLOW, key)
-        if cached is not None and cached["part"] != target.name:
-            log(f"{name}: yosys netlist for {target.family} up to date (rtl {digest[:12]}); utilization of {target.name}")
-            cached = _retarget(cached, target)
-            write_report(cached, rtl_dir)
-        elif cached is not None:
-            log(f"{name}: yosys report for {target.name} up to date (rtl {digest[:12]})")
         if cached is not None:
+            if cached["part"] == target.name:
+                log(f"{name}: yosys report for {target.name} up to date (rtl {digest[:12]})")
+            else:
+                log(f"{name}: yosys netlist for {target.family} up to date (rtl {digest[:12]}); utilization of {target.name}")
+                cached = _retarget(cached, target)
+                write_report(cached, rtl_dir)
             return _refresh_latency(cached, rtl_dir)
     cmd = find_yosys()
     version = yosys_version(cmd)
@@ -382,11 +390,9 @@ def yosys_synth(
         "id": name,
         "flow": FLOW,
         "tool": {"name": "yosys", "version": version, "command": os.path.basename(cmd[0])},
-        "part": target.name,
-        "target": {"family": target.family, "board": target.board, "available": target.available()},
+        **_part_fields(resources, target),
         "clock_period_ns": clock,
         "resources": resources,
-        "utilization": utilization(resources, target.available()),
         "timing": {"target_ns": clock, "estimated_ns": None},
         "latency": latency,
         "interval": interval,
