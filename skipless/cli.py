@@ -145,6 +145,13 @@ def _train_config(args):
     )
 
 
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(item) for item in text.split(",")]
+    except ValueError:
+        raise SkiplessError(f"{option} takes comma-separated integers, like 2,1,0; got {text!r}") from None
+
+
 def cmd_demo(args) -> int:
     from skipless.demo import run_demo
 
@@ -158,7 +165,7 @@ def cmd_train(args) -> int:
     from skipless.train import TrainJob, run
 
     vid = zoo.parse_id(args.id)
-    order = [int(b) for b in args.order.split(",")] if args.order else []
+    order = _int_list(args.order, "--order") if args.order else []
     job = TrainJob(
         variant=vid.base,
         method=args.method,
@@ -175,7 +182,8 @@ def cmd_train(args) -> int:
     )
     ds = data.load(args.dataset, args.data_dir)
     checkpoint_dir = Path(args.checkpoint_dir) / job.artifact_id if args.checkpoint_dir else None
-    model, card = run(job, ds, checkpoint_dir=checkpoint_dir, resume=args.resume, stop_after=args.stop_after)
+    model, card = run(job, ds, checkpoint_dir=checkpoint_dir, resume=args.resume, stop_after=args.stop_after,
+                      override_resume_config=args.override_resume_config)
     if not card["complete"]:
         print(f"{job.artifact_id}: {card['epochs_done']}/{job.config.epochs} epochs done; not saved (continue with --resume)")
         return 0
@@ -201,6 +209,57 @@ def cmd_ablation(args) -> int:
         )
     for path in render(out):
         print(f"wrote {path}")
+    return 0
+
+
+# ---------------------------------------------------------------- grid
+
+
+GRID_CHECKPOINTS = REPO_ROOT / "runs" / "grid"
+
+
+def _grid_runs(args):
+    from skipless.train import grid
+
+    depths = _int_list(args.depths, "--depths") if args.depths else None
+    quants = args.quants.split(",") if args.quants else None
+    only = args.only.split(",") if args.only else None
+    return grid.with_budget(grid.select(grid.plan(depths, quants, seed=args.seed), only), args.epochs)
+
+
+def cmd_grid_train(args) -> int:
+    from pathlib import Path
+
+    from skipless import data
+    from skipless.train import grid
+
+    runs = _grid_runs(args)
+    ds = data.load(args.dataset, args.data_dir)
+    trained = grid.train(runs, ds, Path(args.models_dir), Path(args.checkpoints), resume=args.resume,
+                         stop_after_runs=args.stop_after_runs)
+    print(f"grid: {len(trained)} run(s) trained now" + (f": {', '.join(trained)}" if trained else "; nothing left to do"))
+    return 0
+
+
+def cmd_grid_status(args) -> int:
+    import json
+    from pathlib import Path
+
+    from skipless.train import grid
+
+    rows = grid.status(_grid_runs(args), Path(args.models_dir), Path(args.checkpoints), args.dataset)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'run':30s} {'role':8s} {'state':9s} {'epochs':>7s} {'test acc':>9s} {'wall':>9s}  needs")
+    for r in rows:
+        acc = f"{100 * r['test_accuracy']:.2f}%" if r.get("test_accuracy") is not None else "-"
+        wall = f"{r['seconds'] / 60:.1f} min" if r.get("seconds") else "-"
+        state = r["state"] + (f" (PID {r['pid']})" if r.get("pid") else "")
+        print(f"{r['artifact']:30s} {r['role']:8s} {state:9s} {r['epochs'] or 0:>3d}/{r['epochs_planned']:<3d} {acc:>9s} {wall:>9s}  "
+              f"{', '.join(r['needs']) or '-'}")
+    counts = Counter(r["state"] for r in rows)
+    print("  ".join(f"{k} {counts[k]}" for k in ("done", "running", "partial", "left", "conflict") if counts[k]))
     return 0
 
 
@@ -324,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", help="iterative/shorten: block indices in order, e.g. 2,1,0 (default: head first)")
     p.add_argument("--checkpoint-dir", help="checkpoints go to DIR/<artifact id> (default: runs/<artifact id>)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--override-resume-config", action="store_true",
+                   help="with --resume: continue even though the options differ from the checkpoint's")
     p.add_argument("--stop-after", type=int, help="stop after this many epochs in total (resume later)")
     p.add_argument("--models-dir", default=str(MODELS_DIR))
     p.set_defaults(func=cmd_train)
@@ -339,6 +400,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-only", action="store_true", help="only rebuild the table from finished runs")
     p.add_argument("--dataset", default="fashion_mnist", choices=("fashion_mnist", "cifar10"))
     p.set_defaults(func=cmd_ablation)
+
+    gp = sub.add_parser("grid", help="the trained benchmark grid: every depth x quant with skip/noskip/short")
+    gsub = gp.add_subparsers(dest="grid_command", required=True)
+    for name, func, text in (("train", cmd_grid_train, "train what is left of the grid, in order (resumable)"),
+                             ("status", cmd_grid_status, "done / running / left, with test accuracy and wall time")):
+        p = gsub.add_parser(name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p.add_argument("--depths", help="only these depths, e.g. 8 (default: all of the grid)")
+        p.add_argument("--quants", help="only these quant specs, e.g. w8a8,w4a4 (default: all of the grid)")
+        p.add_argument("--only", help="only these runs (artifact ids, comma-separated)")
+        p.add_argument("--epochs", type=int, help="override every epoch budget (quick test sweeps)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--models-dir", default=str(MODELS_DIR))
+        p.add_argument("--checkpoints", default=str(GRID_CHECKPOINTS), help="checkpoints of the runs (and the sweep's lock)")
+        _add_data_args(p)
+        p.set_defaults(func=func)
+        if name == "train":
+            p.add_argument("--resume", action="store_true", help="continue a run that was killed from its last checkpoint")
+            p.add_argument("--stop-after-runs", type=int, help="stop after training this many runs")
+        else:
+            p.add_argument("--json", action="store_true", help="print the status as JSON")
 
     p = sub.add_parser("convert", help="convert models into bit-exact hls4ml projects under hls_projects/<id>/")
     p.add_argument("ids", nargs="+", help="trained artifacts (r8-skip-w8a8.normal) or variant ids (random weights)")

@@ -206,3 +206,103 @@ def test_ablation_table_and_its_commands_come_from_the_runs(tmp_path):
     assert "    skipless ablation --depths 8 --quants float,w8a8 --seeds 0,1\n" in md
     assert "    skipless ablation --depths 20 --quants w8a8 --seeds 0,1\n" in md
     assert "    skipless ablation --depths 32 --quants w4a4 --seeds 0 --epochs 2 --limit 0\n" in md
+
+
+# ---------------------------------------------------------------- crash-safe checkpoints, resume checks, NaN
+
+
+def test_torn_newest_checkpoint_falls_back_to_the_previous_one(tiny, tmp_path):
+    job = TrainJob("r8-skip-float", "normal", tiny_config(epochs=3))
+    _, stopped = run(job, tiny, checkpoint_dir=tmp_path / "c", stop_after=2, log=lambda s: None)
+    assert sorted(p.name for p in (tmp_path / "c").glob("epoch-*")) == ["epoch-0001", "epoch-0002"]
+    # a kill during the write of epoch 2: its state file is cut short (0 bytes, as kill -9 left it)
+    (tmp_path / "c" / "epoch-0002" / "state.index").write_bytes(b"")
+    logs = []
+    _, card = run(TrainJob("r8-skip-float", "normal", tiny_config(epochs=3)), tiny, checkpoint_dir=tmp_path / "c",
+                  resume=True, log=logs.append)
+    assert any("ignoring incomplete checkpoint(s) epoch-0002" in line for line in logs)
+    assert any("resumed from" in line and "after epoch 1" in line for line in logs)
+    assert card["complete"] and [r["epoch"] for r in card["history"]] == [1, 2, 3]
+
+
+def test_a_killed_first_checkpoint_leaves_no_temp_folder_and_restarts_saying_so(tiny, tmp_path):
+    folder = tmp_path / "c"
+    (folder / ".epoch-0001.abc").mkdir(parents=True)  # what a kill during the first write leaves
+    (folder / ".epoch-0001.abc" / "state.index").write_bytes(b"x")
+    logs = []
+    _, card = run(TrainJob("r8-skip-float", "normal", tiny_config(epochs=1)), tiny, checkpoint_dir=folder, resume=True,
+                  log=logs.append)
+    assert any("no complete checkpoint" in line for line in logs)
+    assert not list(folder.glob(".epoch-*")) and card["complete"]
+
+
+def test_resume_refuses_a_changed_configuration(tiny, tmp_path):
+    run(TrainJob("r8-skip-float", "normal", tiny_config(epochs=3)), tiny, checkpoint_dir=tmp_path / "c", stop_after=1,
+        log=lambda s: None)
+    changed = TrainJob("r8-skip-float", "normal", tiny_config(epochs=3, seed=1))
+    with pytest.raises(SkiplessError, match=r"another configuration \(seed 0 -> 1\).*--override-resume-config"):
+        run(changed, tiny, checkpoint_dir=tmp_path / "c", resume=True, log=lambda s: None)
+    _, card = run(changed, tiny, checkpoint_dir=tmp_path / "c", resume=True, override_resume_config=True, log=lambda s: None)
+    assert card["complete"]
+
+
+def test_a_diverging_run_stops_and_saves_nothing(tiny, tmp_path):
+    config = TrainConfig(epochs=2, batch_size=32, val_size=32, lr=1e30)
+    with pytest.raises(SkiplessError, match="training diverged: the loss is nan in epoch 1"):
+        run(TrainJob("r8-skip-float", "normal", config), tiny, checkpoint_dir=tmp_path / "c", log=lambda s: None)
+    assert not list((tmp_path / "c").glob("epoch-*"))
+    with pytest.raises(SkiplessError, match="finite number > 0, got nan"):
+        TrainConfig(lr=float("nan"))
+
+
+# ---------------------------------------------------------------- the trained grid's sweep
+
+
+def test_grid_plan_orders_runs_after_what_they_need():
+    from skipless.train import grid
+
+    runs = grid.plan()
+    position = {r.artifact: i for i, r in enumerate(runs)}
+    assert all(position[n] < position[r.artifact] for r in runs for n in r.needs)
+    cells = {(r.depth, r.quant) for r in runs if r.role == "teacher"}
+    assert cells == {(8, q) for q in ("w16a16", "w8a8", "w6a8", "w4a4")} | {(20, "w8a8"), (20, "w4a4")}
+    assert [r.role for r in runs if (r.depth, r.quant) == (20, "w4a4")] == ["teacher", "noskip", "short", "control"]
+    student = next(r for r in runs if r.artifact == "r20-noskip-w8a8.iter-kept")
+    assert (student.job.teacher, student.job.init, student.job.kd_loss, student.job.method) == (
+        "r20-skip-w8a8.qat", "r20-skip-w8a8.qat", "tailor", "iterative")
+    assert runs[0].depth == 8 and runs[-1].depth == 20  # r8 first
+
+
+def test_grid_sweep_resumes_after_a_kill_and_never_redoes_a_finished_run(tiny, tmp_path):
+    from skipless.train import grid
+
+    models, ckpts = tmp_path / "models", tmp_path / "ckpt"
+    runs = grid.with_budget(grid.plan([8], ["w8a8"]), 2, batch_size=32, val_size=32)
+    # asking for a student whose teacher is missing names the run to do first
+    with pytest.raises(SkiplessError, match=r"needs r8-skip-w8a8.qat first: run 'skipless grid train --only r8-skip-w8a8.qat'"):
+        grid.train(grid.select(runs, ["r8-noskip-w8a8.iter-kept"]), tiny, models, ckpts, log=lambda s: None)
+    assert grid.train(runs, tiny, models, ckpts, stop_after_runs=1, log=lambda s: None) == ["r8-skip-float.normal"]
+    # a run interrupted after its first epoch (as a kill would leave it): the sweep wants --resume
+    nxt = runs[1]
+    from skipless.train.methods import run as run_job
+
+    run_job(nxt.job, tiny, checkpoint_dir=ckpts / nxt.artifact, stop_after=1, log=lambda s: None, models_dir=models)
+    rows = {r["artifact"]: r for r in grid.status(runs, models, ckpts, tiny.name)}
+    assert rows["r8-skip-float.normal"]["state"] == "done" and rows[nxt.artifact]["state"] == "partial"
+    with pytest.raises(SkiplessError, match="continue with 'skipless grid train --resume'"):
+        grid.train(runs, tiny, models, ckpts, log=lambda s: None)
+    logs = []
+    trained = grid.train(runs, tiny, models, ckpts, resume=True, log=logs.append)
+    assert trained == [r.artifact for r in runs[1:]]  # the finished float net is not redone
+    assert any(f"resumed from {ckpts / nxt.artifact} after epoch 1" in line for line in logs)
+    states = {r["artifact"]: r["state"] for r in grid.status(runs, models, ckpts, tiny.name)}
+    assert set(states.values()) == {"done"}
+    card = zoo.read_card("r8-noskip-w8a8.iter-kept", models)
+    assert card["grid"] == {"role": "noskip", "cell": "r8-w8a8"} and card["arch"]["skip_modes"] == ["remove"] * 3
+    assert grid.train(runs, tiny, models, ckpts, log=lambda s: None) == []
+    # a card trained with other settings is not taken for the grid's run
+    card_path = zoo.artifact_paths("r8-skip-w8a8.qat", models)[1]
+    edited = json.loads(card_path.read_text())
+    edited["training"]["lr"] = 0.5
+    card_path.write_text(json.dumps(edited))
+    assert {r["artifact"]: r for r in grid.status(runs, models, ckpts, tiny.name)}["r8-skip-w8a8.qat"]["differs"] == ["lr"]

@@ -64,6 +64,10 @@ class TrainJob:
     def artifact_id(self) -> str:
         return f"{zoo.parse_id(self.variant).base}.{self.method_tag}"
 
+    def identity(self) -> dict:
+        """Everything that decides the trained weights (the resume check compares it)."""
+        return {**{k: v for k, v in asdict(self).items() if k != "config"}, **self.config.to_dict()}
+
 
 @dataclass
 class Prepared:
@@ -145,10 +149,13 @@ def run(
     resume: bool = False,
     stop_after: int | None = None,
     models_dir: Path | None = None,
+    override_resume_config: bool = False,
 ):
     """Train per ``job``; returns (training model of the target architecture, model card).
 
-    Teacher and init artifacts are read from ``models_dir`` (default: models/)."""
+    Teacher and init artifacts are read from ``models_dir`` (default: models/). ``resume`` continues
+    from the run's last good checkpoint; a checkpoint made with another configuration is refused
+    unless ``override_resume_config``."""
     prep = prepare(job, ds, models_dir)
     seed_everything(job.config.seed)
     name = job.artifact_id.replace(".", "_").replace("-", "_")
@@ -157,6 +164,9 @@ def run(
     if prep.init_model is not None:
         transfer_weights(prep.init_model, student)
     checkpoints = Checkpoints(checkpoint_dir or RUNS_DIR / job.artifact_id)
+    identity = {**job.identity(), "dataset": ds.name}
+    if resume:
+        checkpoints.check_config(identity, override=override_resume_config)
     loss = make_loss(job.kd_loss if prep.teacher is not None else None, job.temperature, job.alpha)
     state = {"student": student}
 
@@ -199,6 +209,7 @@ def run(
         checkpoints=checkpoints,
         resume=resume,
         stop_after=stop_after,
+        identity=identity,
     )
     final, final_arch = state["student"], prep.target
     if gated:

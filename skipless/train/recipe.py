@@ -8,6 +8,7 @@ on unchanged when training resumes or when skips are removed mid-run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from skipless.errors import SkiplessError
@@ -35,8 +36,8 @@ class TrainConfig:
             raise SkiplessError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:
             raise SkiplessError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.lr <= 0:
-            raise SkiplessError(f"learning rate must be > 0, got {self.lr}")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise SkiplessError(f"learning rate must be a finite number > 0, got {self.lr}")
         if self.schedule not in SCHEDULES:
             raise SkiplessError(f"unknown lr schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}")
         if self.limit is not None and self.limit < 1:
