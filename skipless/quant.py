@@ -24,51 +24,32 @@ import re
 from dataclasses import asdict, dataclass
 
 from skipless.errors import SkiplessError
+from skipless.fixed import FixedType
 
 
-@dataclass(frozen=True)
-class Fixed:
-    """An ap_fixed<bits, integer> (signed) or ap_ufixed<bits, integer> (unsigned) type."""
+def quantizer(t: FixedType):
+    """The QKeras quantizer that rounds to the signed type ``t`` and saturates (QKeras' integer bits
+    exclude the sign, hls4ml's include it)."""
+    from qkeras import quantized_bits
 
-    bits: int
-    integer: int
-    signed: bool = True
+    if not t.signed:
+        raise SkiplessError("unsigned types are used through relu_quantizer(); they have no linear quantizer")
+    return quantized_bits(t.width, t.integer - 1, keep_negative=True, alpha=1)
 
-    def __post_init__(self):
-        if self.bits < 2 or self.bits > 32:
-            raise SkiplessError(f"fixed-point width {self.bits} is out of range 2..32")
 
-    @property
-    def hls(self) -> str:
-        return f"{'' if self.signed else 'u'}fixed<{self.bits},{self.integer}>"
+def relu_quantizer(t: FixedType):
+    """QKeras quantized_relu producing the unsigned type ``t``."""
+    from qkeras import quantized_relu
 
-    @property
-    def step(self) -> float:
-        return 2.0 ** (self.integer - self.bits)
+    if t.signed:
+        raise SkiplessError("relu_quantizer() needs an unsigned type")
+    return quantized_relu(t.width, t.integer)
 
-    @property
-    def max(self) -> float:
-        return 2.0 ** (self.integer - (1 if self.signed else 0)) - self.step
 
-    @property
-    def min(self) -> float:
-        return -(2.0 ** (self.integer - 1)) if self.signed else 0.0
-
-    def quantizer(self):
-        """The QKeras quantizer that rounds to this type and saturates (QKeras' integer excludes the sign)."""
-        from qkeras import quantized_bits
-
-        if not self.signed:
-            raise SkiplessError("unsigned types are used through relu(); they have no linear quantizer")
-        return quantized_bits(self.bits, self.integer - 1, keep_negative=True, alpha=1)
-
-    def relu(self):
-        """QKeras quantized_relu producing this unsigned type."""
-        from qkeras import quantized_relu
-
-        if self.signed:
-            raise SkiplessError("relu() needs an unsigned type")
-        return quantized_relu(self.bits, self.integer)
+def _type(width: int, integer: int, signed: bool = True) -> FixedType:
+    if not 2 <= width <= 32:
+        raise SkiplessError(f"fixed-point width {width} is out of range 2..32 for a quantization spec")
+    return FixedType.of(width, integer, signed)
 
 
 @dataclass(frozen=True)
@@ -76,11 +57,11 @@ class QuantSpec:
     """Fixed-point types for each tensor class of a ResNet; ``None`` fields mean a float build."""
 
     name: str
-    input: Fixed | None = None
-    weight: Fixed | None = None
-    bias: Fixed | None = None
-    relu: Fixed | None = None
-    signed: Fixed | None = None
+    input: FixedType | None = None
+    weight: FixedType | None = None
+    bias: FixedType | None = None
+    relu: FixedType | None = None
+    signed: FixedType | None = None
 
     @property
     def is_float(self) -> bool:
@@ -93,11 +74,11 @@ class QuantSpec:
 def _named(name, inp, w, b, a, s) -> QuantSpec:
     return QuantSpec(
         name,
-        input=Fixed(*inp),
-        weight=Fixed(*w),
-        bias=Fixed(*b),
-        relu=Fixed(*a, signed=False),
-        signed=Fixed(*s),
+        input=_type(*inp),
+        weight=_type(*w),
+        bias=_type(*b),
+        relu=_type(*a, signed=False),
+        signed=_type(*s),
     )
 
 
@@ -121,8 +102,8 @@ def get_spec(name: str) -> QuantSpec:
         bits, integer = int(m.group(1)), int(m.group(2))
         if not 1 <= integer < bits:
             raise SkiplessError(f"quant spec {name!r}: integer bits must be in 1..{bits - 1}")
-        t = Fixed(bits, integer)
-        return QuantSpec(name, input=t, weight=t, bias=t, relu=Fixed(bits - 1, integer - 1, signed=False), signed=t)
+        t = _type(bits, integer)
+        return QuantSpec(name, input=t, weight=t, bias=t, relu=_type(bits - 1, integer - 1, signed=False), signed=t)
     raise SkiplessError(
         f"unknown quantization spec {name!r}: use one of {', '.join(NAMED_SPECS)} "
         "or q<bits>i<integer bits> (e.g. q8i3 for ap_fixed<8,3> everywhere)"

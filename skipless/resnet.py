@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from skipless.errors import SkiplessError
-from skipless.quant import QuantSpec, get_spec
+from skipless.quant import QuantSpec, get_spec, quantizer, relu_quantizer
 
 SKIP_MODES = ("keep", "remove", "shorten")
 DEPTHS = (8, 20, 32, 44, 56, 110)
@@ -131,7 +131,7 @@ class _Builder:
             return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
         from qkeras import QConv2D, QConv2DBatchnorm
 
-        quantizers = dict(kernel_quantizer=self.spec.weight.quantizer(), bias_quantizer=self.spec.bias.quantizer())
+        quantizers = dict(kernel_quantizer=quantizer(self.spec.weight), bias_quantizer=quantizer(self.spec.bias))
         if self.folded:
             return QConv2D(filters, kernel, use_bias=True, name=name, **quantizers, **common)(x)
         return QConv2DBatchnorm(
@@ -145,7 +145,7 @@ class _Builder:
             return layers.ReLU(name=name)(x)
         from qkeras import QActivation
 
-        return QActivation(self.spec.relu.relu(), name=name)(x)
+        return QActivation(relu_quantizer(self.spec.relu), name=name)(x)
 
     def signed(self, x, name: str, fixed=None):
         """Quantize a signed tensor at a layer boundary (no-op in float builds)."""
@@ -153,7 +153,7 @@ class _Builder:
             return x
         from qkeras import QActivation
 
-        return QActivation((fixed or self.spec.signed).quantizer(), name=name)(x)
+        return QActivation(quantizer(fixed or self.spec.signed), name=name)(x)
 
     def dense(self, x, units: int, name: str):
         from tensorflow.keras import layers
@@ -165,8 +165,8 @@ class _Builder:
         return QDense(
             units,
             name=name,
-            kernel_quantizer=self.spec.weight.quantizer(),
-            bias_quantizer=self.spec.bias.quantizer(),
+            kernel_quantizer=quantizer(self.spec.weight),
+            bias_quantizer=quantizer(self.spec.bias),
             kernel_regularizer=self._reg(),
         )(x)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from skipless.fixed import FixedType
 from skipless.rtl.graph import Network, Node
-from skipless.rtl.types import FixedType
 
 X_SIGNED = FixedType(8, 5, True, "RND_CONV", "SAT")
 X_UNSIGNED = FixedType(8, 4, False, "RND_CONV", "SAT")

@@ -1,5 +1,7 @@
 """The public hls API with a QKeras model written outside skipless; caching; clear errors for bad models."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -41,6 +43,55 @@ def test_outside_model_is_bit_exact_through_the_public_api(tmp_path):
     np.testing.assert_array_equal(y, model.predict(x, verbose=0).astype(np.float64))
     assert np.abs(y).max() > 0
     assert hls.verify(model, project, x).bit_exact
+
+
+@pytest.mark.parametrize("damage", ["edit a weight file", "delete a weight file", "edit defines.h", "delete the library",
+                                    "corrupt the build record"])
+def test_a_cached_project_whose_files_changed_is_rebuilt_not_trusted(tmp_path, damage):
+    model = handwritten_qkeras_model()
+    first = hls.convert(model, tmp_path / "p", log=lambda s: None)
+    firmware = first.generated_dir / "firmware"
+    weight = sorted((firmware / "weights").glob("w*.txt"))[0]
+    if damage == "edit a weight file":
+        weight.write_text(weight.read_text().replace("0", "1", 1))
+    elif damage == "delete a weight file":
+        weight.unlink()
+    elif damage == "edit defines.h":
+        defines = firmware / "defines.h"
+        defines.write_text(defines.read_text().replace("ap_fixed<", "ap_fixed<1+", 1))
+    elif damage == "delete the library":
+        first.lib_path.unlink()
+    else:
+        (first.generated_dir / "skipless_build.json").write_text("{")
+    logs = []
+    again = hls.convert(model, tmp_path / "p", log=logs.append)
+    assert again.built, f"{damage}: the cache was trusted"
+    if damage != "corrupt the build record":
+        assert any("generated files changed since the build" in line for line in logs)
+    x = np.random.default_rng(0).uniform(-3, 3, (4, 12, 12, 3)).astype(np.float32)
+    np.testing.assert_array_equal(hls.csim(again, x), model.predict(x, verbose=0).astype(np.float64))
+
+
+def test_two_converts_of_one_folder_take_turns(tmp_path):
+    """Two processes converting the same model into one folder: the second waits for the first's lock,
+    then finds its build (before, the second's cleanup deleted the first's project)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+        from verification.test_hls_api import handwritten_qkeras_model
+        from skipless import hls
+        p = hls.convert(handwritten_qkeras_model(), {str(tmp_path / "p")!r}, log=lambda s: None)
+        print("built" if p.built else "cached", p.lib_path.exists())
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = sorted(proc.communicate(timeout=600)[0].split()[-2] for proc in procs)
+    assert [proc.returncode for proc in procs] == [0, 0]
+    assert outs == ["built", "cached"]
 
 
 def test_second_convert_does_no_work_and_changes_rebuild(tmp_path):

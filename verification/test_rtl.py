@@ -6,8 +6,8 @@ import pytest
 
 from skipless import cosim, hls, rtl, zoo
 from skipless.errors import SkiplessError
+from skipless.fixed import FixedType
 from skipless.rtl import reference
-from skipless.rtl.types import FixedType
 
 from .rtl_networks import X_UNSIGNED, random_input, residual_block, single_conv
 

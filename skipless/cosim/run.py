@@ -19,8 +19,9 @@ import numpy as np
 
 from skipless.cosim.simulators import simulator_env
 from skipless.errors import SkiplessError
+from skipless.fileio import exclusive, sha256_file, write_json
+from skipless.fixed import FixedType
 from skipless.rtl.design import RTLDesign
-from skipless.rtl.types import FixedType
 
 TB_MODULE = "skipless.cosim.tb"
 
@@ -94,24 +95,33 @@ def build(design: RTLDesign, simulator: str, log=print) -> tuple[object, Path, f
     from cocotb_tools.runner import get_runner
 
     env = simulator_env(simulator)
+    design.verify()
     build_dir = design.path.resolve() / f"sim_{simulator}"
     stamp = build_dir / "skipless_build.json"
-    cached = stamp.exists() and json.loads(stamp.read_text()).get("content_hash") == design.content_hash
+    args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"] if simulator == "verilator" else []
+    # the build is reused only for the same bytes of every source (never on mtimes: Icarus's own
+    # "Skipping compilation" once passed an edited design), the same simulator and the same flags
+    identity = {"sources": {f.name: sha256_file(f) for f in design.files}, "simulator": simulator, "args": args,
+                "install": env.get("VERILATOR_ROOT", "")}
     start = time.time()
-    with _environ(env):
-        runner = get_runner(simulator)
-        args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"] if simulator == "verilator" else []
-        if not cached and build_dir.exists():
-            shutil.rmtree(build_dir)
+    with exclusive(design.path / f".sim_{simulator}_lock", f"{simulator} build of", wait=True):
         try:
-            with open(design.path / f"build_{simulator}.log", "w") as logf, contextlib.redirect_stdout(logf):
-                runner.build(
-                    sources=[str(f) for f in design.files], hdl_toplevel=design.top, build_dir=str(build_dir),
-                    build_args=args, timescale=("1ns", "1ps"), always=not cached, log_file=str(design.path / f"build_{simulator}.log"),
-                )
-        except (SystemExit, Exception) as e:
-            raise SkiplessError(f"{simulator} could not build {design.path}: {e}; see {design.path / f'build_{simulator}.log'}") from None
-    stamp.write_text(json.dumps({"content_hash": design.content_hash}))
+            cached = json.loads(stamp.read_text()) == identity
+        except (OSError, ValueError):
+            cached = False
+        with _environ(env):
+            runner = get_runner(simulator)
+            if not cached and build_dir.exists():
+                shutil.rmtree(build_dir)
+            try:
+                with open(design.path / f"build_{simulator}.log", "w") as logf, contextlib.redirect_stdout(logf):
+                    runner.build(
+                        sources=[str(f) for f in design.files], hdl_toplevel=design.top, build_dir=str(build_dir),
+                        build_args=args, timescale=("1ns", "1ps"), always=not cached, log_file=str(design.path / f"build_{simulator}.log"),
+                    )
+            except (SystemExit, Exception) as e:
+                raise SkiplessError(f"{simulator} could not build {design.path}: {e}; see {design.path / f'build_{simulator}.log'}") from None
+        write_json(stamp, identity)
     seconds = time.time() - start
     if not cached:
         log(f"built {design.top} for {simulator} in {seconds:.1f} s")

@@ -26,7 +26,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
-from skipless.rtl.types import pack_lanes, unpack_lanes
+from skipless.fixed import pack_lanes, unpack_lanes
 
 SIM_PERIOD_NS = 10
 

@@ -10,11 +10,11 @@ before anything is written, with the fix.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
 from skipless.errors import SkiplessError
+from skipless.fileio import sha256_file, write_json
 from skipless.rtl.design import DESIGN_FILE, RTLDesign, _interface, network_of
 from skipless.synth.vendor import VENDOR_TOOLS, find_vendor_tool, vendor_synth
 
@@ -55,9 +55,7 @@ def vendor_design(model, project, log=print) -> RTLDesign:
         "content_hash": digest,
     }
     out = project.path / VENDOR_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (DESIGN_FILE + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2))
-    os.replace(tmp, out / DESIGN_FILE)
+    info["file_sha256"] = {rel: sha256_file(f) for rel, f in zip(info["files"], files, strict=True)}
+    write_json(out / DESIGN_FILE, info, indent=2)
     log(f"vendor RTL of {project.path.name}: {len(files)} Verilog files in {src}")
     return RTLDesign.load(out)

@@ -15,11 +15,12 @@ compared with the QKeras ``QActivation`` that follows ``<layer>``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from skipless.errors import SkiplessError
+from skipless.fixed import FixedType
 from skipless.hls.csim import csim
 from skipless.hls.project import HLSProject, to_hls4ml
 
@@ -60,34 +61,13 @@ class Verification:
         return text + (f"; {self.divergence}" if self.divergence else "")
 
 
-_TYPE = re.compile(r"^(u?)fixed<(\d+),(-?\d+)(?:,(\w+))?(?:,(\w+))?")
-
-
 def in_hls_type(values: np.ndarray, precision: str) -> np.ndarray | None:
     """``values`` written in an hls4ml fixed-point type (quantization and overflow modes applied);
-    ``None`` for types this check does not model."""
-    m = _TYPE.match(precision.replace(" ", ""))
-    if not m:
+    ``None`` for types this check does not model (not fixed-point, or wider than 62 bits)."""
+    try:
+        return FixedType.parse(precision).quantize(values)
+    except SkiplessError:
         return None
-    unsigned, width, integer = m.group(1) == "u", int(m.group(2)), int(m.group(3))
-    q_mode, o_mode = m.group(4) or "TRN", m.group(5) or "WRAP"
-    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** (width - integer)
-    if q_mode == "TRN":
-        ints = np.floor(scaled)
-    elif q_mode == "RND":
-        ints = np.floor(scaled + 0.5)
-    elif q_mode == "RND_CONV":
-        ints = np.round(scaled)  # ties to even
-    else:
-        return None
-    lo, hi = (0, 2**width - 1) if unsigned else (-(2 ** (width - 1)), 2 ** (width - 1) - 1)
-    if o_mode == "SAT":
-        ints = np.clip(ints, lo, hi)
-    elif o_mode == "WRAP":
-        ints = np.mod(ints - lo, 2**width) + lo
-    else:
-        return None
-    return ints * 2.0 ** (integer - width)
 
 
 def _keras_counterpart(model, hls_name: str) -> str | None:

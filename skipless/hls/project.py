@@ -9,7 +9,10 @@ quantizers and weights). A project folder holds::
     hls4ml_prj/skipless_build.json   what was built from which hash
 
 A second ``convert`` of the same model (architecture + weights) with the same settings finds the
-hash and does no work; any changed weight or setting rebuilds.
+hash and does no work; any changed weight or setting rebuilds. The build record also holds the
+SHA-256 of every generated file (sources, weights, the compiled library), and the cache is used only
+if they all still match: a deleted or edited file rebuilds the project, and says which. One process
+at a time converts into a folder (a lock; a second one waits, then finds the fresh build).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from skipless.errors import SkiplessError
+from skipless.fileio import changed_files, exclusive, read_json, sha256_files, write_atomic, write_json
 from skipless.hls.checks import check_model
 
 BACKENDS = ("Vitis", "Vivado")
@@ -143,10 +146,25 @@ def to_hls4ml(model, output_dir: Path, settings: HLSSettings, trace: bool = Fals
 
 
 def _read_build(path: Path) -> dict | None:
-    try:
-        return json.loads((path / GENERATED_DIR / BUILD_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
+    build_file = path / GENERATED_DIR / BUILD_FILE
+    if not build_file.exists():
         return None
+    try:
+        return read_json(build_file, "hls project build record")
+    except SkiplessError:
+        return None  # a torn or edited record: rebuild
+
+
+def generated_files(generated: Path) -> list[Path]:
+    """Every file of a generated project that its C-simulation depends on (the build record aside)."""
+    return [p for p in generated.rglob("*") if p.is_file() and p.name != BUILD_FILE]
+
+
+def stale_files(path: Path, build: dict) -> list[str]:
+    """The generated files that are missing or no longer match the build record (empty: the cache is good)."""
+    if "files" not in build:
+        return ["(a build record without file hashes)"]
+    return changed_files(build["files"], path / GENERATED_DIR)
 
 
 def _project_from_build(path: Path, settings: HLSSettings, build: dict, built: bool, hls_model=None) -> HLSProject:
@@ -172,16 +190,28 @@ def convert(model, output_dir, source: dict | None = None, log=print, **settings
     settings = HLSSettings(**settings)
     path = Path(output_dir)
     digest = content_hash(model, settings)
-    build = _read_build(path)
-    if build and build.get("content_hash") == digest and Path(build["lib_path"]).exists():
-        return _project_from_build(path, settings, build, built=False)
+    check_model(model)  # before anything is written
+    created = not path.exists()
+    try:
+        with exclusive(path, "hls project", wait=True):
+            build = _read_build(path)
+            if build and build.get("content_hash") == digest:
+                stale = stale_files(path, build)
+                if not stale:
+                    return _project_from_build(path, settings, build, built=False)
+                log(f"{path}: generated files changed since the build ({', '.join(stale[:5])}); rebuilding the project")
+            return _build(model, path, digest, settings, source, log)
+    except BaseException:
+        if created:  # nothing half-written stays behind
+            shutil.rmtree(path, ignore_errors=True)
+        raise
 
-    check_model(model)
+
+def _build(model, path: Path, digest: str, settings: HLSSettings, source: dict | None, log) -> HLSProject:
     start = time.time()
     generated = path / GENERATED_DIR
     if generated.exists():
         shutil.rmtree(generated)
-    path.mkdir(parents=True, exist_ok=True)
     try:
         hls_model = to_hls4ml(model, generated, settings)
         hls_model.compile()
@@ -198,14 +228,11 @@ def convert(model, output_dir, source: dict | None = None, log=print, **settings
         "output_shape": list(hls_model.get_output_variables()[0].shape),
         "precisions": {layer.name: str(layer.get_output_variable().type.precision) for layer in hls_model.get_layers()},
         "seconds": round(time.time() - start, 2),
+        "files": sha256_files(generated_files(generated), generated),
     }
-    tmp = generated / (BUILD_FILE + ".tmp")
-    tmp.write_text(json.dumps(build, indent=2))
-    os.replace(tmp, generated / BUILD_FILE)
+    write_json(generated / BUILD_FILE, build, indent=2)
     tracked = {"source": source or {"model": model.name}, "settings": settings.to_dict(), "content_hash": digest}
-    tmp = path / (SETTINGS_FILE + ".tmp")
-    tmp.write_text(yaml.safe_dump(tracked, sort_keys=False))
-    os.replace(tmp, path / SETTINGS_FILE)
+    write_atomic(path / SETTINGS_FILE, yaml.safe_dump(tracked, sort_keys=False))
     log(f"converted and compiled {model.name} into {generated} in {build['seconds']:.1f} s")
     return _project_from_build(path, settings, build, built=True, hls_model=hls_model)
 

@@ -5,10 +5,11 @@
     y = rtl.reference.predict(rtl.network_of(graph), x_mantissa)       # the integer golden model
 """
 
+from skipless.fixed import FixedType
 from skipless.rtl import reference
 from skipless.rtl.design import RTLDesign, generate, lint, network_of, write_design
-from skipless.rtl.graph import Network, from_hls4ml
+from skipless.rtl.graph import Network
+from skipless.rtl.hls_import import from_hls4ml
 from skipless.rtl.schedule import RTLSettings, plan
-from skipless.rtl.types import FixedType
 
 __all__ = ["FixedType", "Network", "RTLDesign", "RTLSettings", "from_hls4ml", "generate", "lint", "network_of", "plan", "reference", "write_design"]

@@ -1,25 +1,26 @@
 """Generate, write and lint an open RTL design: ``generate(graph_or_project, out_dir) -> RTLDesign``.
 
 A design folder holds ``skipless_lib.v`` (the library), ``<top>.v`` (the network) and
-``design.json``: top, files, clock, content hash, per-layer parallelism and cycles, the skip FIFOs
-(depth, width, bits), the stream table and the top-level interface (element types per beat).
+``design.json``: top, files and their SHA-256, clock, content hash, per-layer parallelism and
+cycles, the skip FIFOs (depth, width, bits), the stream table and the top-level interface (element
+types per beat). ``design.json`` is written last; loading a design checks every file against its
+recorded hash, so an edited, truncated or half-written design is never simulated or synthesized.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from skipless.errors import SkiplessError
+from skipless.fileio import changed_files, exclusive, sha256_files, write_atomic, write_json
 from skipless.rtl.emit import emit, ident, tdata_width
-from skipless.rtl.graph import Network, from_hls4ml
+from skipless.rtl.graph import Network
+from skipless.rtl.hls_import import from_hls4ml
 from skipless.rtl.schedule import Plan, RTLSettings, plan
 
 LIBRARY = "skipless_lib.v"
@@ -45,16 +46,33 @@ class RTLDesign:
     def content_hash(self) -> str:
         return self.info["content_hash"]
 
+    def stale_files(self) -> list[str]:
+        """Files that are missing or differ from the hashes recorded at generation (empty: intact)."""
+        if "file_sha256" not in self.info:
+            return [f"{DESIGN_FILE} (written by an older skipless, without file hashes)"]
+        return changed_files(self.info["file_sha256"], self.path)
+
+    def verify(self) -> RTLDesign:
+        """Raise unless every file is exactly what the generator wrote."""
+        stale = self.stale_files()
+        if stale:
+            raise SkiplessError(
+                f"the RTL in {self.path} changed since it was generated ({', '.join(stale)}): regenerate it with "
+                "`skipless rtl <id>` (a deliberately changed design needs its own folder, see skipless.rtl.derive)"
+            )
+        return self
+
     @classmethod
-    def load(cls, path) -> RTLDesign:
+    def load(cls, path, verify: bool = True) -> RTLDesign:
         path = Path(path)
         try:
             info = json.loads((path / DESIGN_FILE).read_text())
         except FileNotFoundError:
             raise SkiplessError(f"{path} holds no open RTL design ({DESIGN_FILE} missing): run `skipless rtl <id>` first") from None
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise SkiplessError(f"{path / DESIGN_FILE} is corrupt ({e}): regenerate it with `skipless rtl <id>`") from None
-        return cls(path, info["top"], info)
+        design = cls(path, info["top"], info)
+        return design.verify() if verify else design
 
 
 def _interface(net: Network, port: str, stream: str) -> dict:
@@ -119,28 +137,31 @@ def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top
     info = describe(net, p, settings, streams, top)
     info["content_hash"] = hashlib.sha256((lib + text + json.dumps(info, sort_keys=True, default=str)).encode()).hexdigest()
     info["generator_version"] = GENERATOR_VERSION
+    texts = {LIBRARY: lib, f"{top}.v": text}
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        old = json.loads((out / DESIGN_FILE).read_text())
-        if old.get("content_hash") == info["content_hash"]:
-            return RTLDesign(out, top, old)
-    except (OSError, json.JSONDecodeError):
-        pass
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        (tmp / LIBRARY).write_text(lib)
-        (tmp / f"{top}.v").write_text(text)
-        (tmp / DESIGN_FILE).write_text(json.dumps(info, indent=2, default=str))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with exclusive(out, "RTL design", wait=True):
+        try:
+            old = RTLDesign.load(out, verify=False)
+            if old.info.get("content_hash") == info["content_hash"] and not old.stale_files():
+                return old
+        except SkiplessError:
+            pass
+        design = write_files(out, texts, info)
     fifo_bits = sum(f["bits"] for f in info["fifos"])
     log(f"wrote open RTL of {net.name} to {out}: {p.macs_per_cycle} MACs/cycle, ~{p.interval_cycles} cycles/image, "
         f"{len(info['fifos'])} skip FIFOs ({fifo_bits} bits)")
-    return RTLDesign(out, top, info)
+    return design
+
+
+def write_files(out: Path, texts: dict[str, str], info: dict) -> RTLDesign:
+    """Write a design's files, then ``design.json`` with their hashes (last, so that a design killed
+    half-way has no valid record and is regenerated)."""
+    (out / DESIGN_FILE).unlink(missing_ok=True)
+    for name, content in texts.items():
+        write_atomic(out / name, content)
+    info = {**info, "files": list(texts), "file_sha256": sha256_files([out / n for n in texts], out)}
+    write_json(out / DESIGN_FILE, info, indent=2)
+    return RTLDesign(out, info["top"], info)
 
 
 def lint(design: RTLDesign) -> str:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import re
 
 from skipless.errors import SkiplessError
-from skipless.rtl.graph import Network, Node
-from skipless.rtl.schedule import ConvPlan, Plan, clog2
-from skipless.rtl.types import FixedType, pack_lanes
-
-RND_CODE = {"TRN": 0, "RND": 1, "RND_CONV": 2}
-OVF_CODE = {"WRAP": 0, "SAT": 1, "SAT_SYM": 2}
+from skipless.fixed import FixedType
+from skipless.rtl.graph import Network, clog2
+from skipless.rtl.ops import op_of
+from skipless.rtl.schedule import Plan
 
 
 def ident(name: str) -> str:
@@ -28,14 +26,6 @@ def ident(name: str) -> str:
 
 def tdata_width(bits: int) -> int:
     return (bits + 7) // 8 * 8
-
-
-def _type_params(prefix: str, t: FixedType) -> list[str]:
-    return [f".{prefix}_W({t.width})", f".{prefix}_F({t.frac})", f".{prefix}_S({int(t.signed)})"]
-
-
-def _cast_params(t: FixedType) -> list[str]:
-    return [f".RND({RND_CODE[t.rounding]})", f".OVF({OVF_CODE[t.overflow]})"]
 
 
 BLOCK_ROM_BITS = 4096  # larger ROMs are marked for block RAM (Yosys and Vivado honour rom_style)
@@ -67,29 +57,17 @@ def _rom(module: str, words: list[int], width: int) -> str:
     return "\n".join(lines)
 
 
-def conv_roms(node: Node, plan: ConvPlan, top: str) -> tuple[str, str, str, str]:
-    """(weight ROM module name, its text, bias ROM module name, its text) in the engine's step order."""
-    p = node.params
-    w, wt, acc = p["weight"], p["weight_type"], p["acc_type"]
-    k, (cin, cout) = p["k"], (p["in_shape"][2], node.shape[2])
-    pi, po = plan.pi, plan.po
-    words = []
-    for g in range(cout // po):
-        for ky in range(k):
-            for kx in range(k):
-                for c in range(cin // pi):
-                    block = w[ky, kx, c * pi : (c + 1) * pi, g * po : (g + 1) * po]  # (pi, po)
-                    words.append(pack_lanes(block.T.reshape(-1), wt.width))  # lane o*PI + i
-    shift = acc.frac - p["bias_type"].frac
-    bias = p["bias"] << shift if shift >= 0 else p["bias"] >> (-shift)
-    bias_words = [pack_lanes(bias[g * po : (g + 1) * po], acc.width) for g in range(cout // po)]
-    wname, bname = f"{top}_{ident(node.name)}_w", f"{top}_{ident(node.name)}_b"
-    return wname, _rom(wname, words, po * pi * wt.width), bname, _rom(bname, bias_words, po * acc.width)
+class Top:
+    """The top module being built: each node kind's :meth:`Op.emit <skipless.rtl.ops.Op.emit>` adds its
+    wires (``decls``), instances (``body``) and extra modules (``modules``, e.g. ROMs) through it."""
 
+    CLK = [("clk", "ap_clk"), ("rst_n", "ap_rst_n")]
+    ident = staticmethod(ident)
+    clog2 = staticmethod(clog2)
+    rom = staticmethod(_rom)
 
-class _Top:
     def __init__(self, net: Network, plan: Plan, top: str):
-        self.net, self.plan, self.top = net, plan, top
+        self.net, self.plan, self.name = net, plan, top
         self.decls: list[str] = []
         self.body: list[str] = []
         self.modules: list[str] = []
@@ -111,6 +89,11 @@ class _Top:
         return self.channels[stream] * self.types[stream].width
 
     @staticmethod
+    def sid(stream: str) -> str:
+        """The signal prefix of a stream's wires (``<sid>_data/_valid/_ready``)."""
+        return f"s_{ident(stream)}"
+
+    @staticmethod
     def inst(module: str, params: list[str], name: str, ports: list[tuple[str, str]]) -> list[str]:
         lines = [f"    {module} #("] if params else [f"    {module}"]
         if params:
@@ -125,95 +108,19 @@ class _Top:
     def stream_ports(prefix: str, sid: str) -> list[tuple[str, str]]:
         return [(f"{prefix}_data", f"{sid}_data"), (f"{prefix}_valid", f"{sid}_valid"), (f"{prefix}_ready", f"{sid}_ready")]
 
-    CLK = [("clk", "ap_clk"), ("rst_n", "ap_rst_n")]
-
-    def conv(self, node: Node) -> None:
-        p, cp = node.params, self.plan.convs[node.name]
-        src = node.inputs[0]
-        xt, acc = self.types[src], p["acc_type"]
-        n = ident(node.name)
-        cin, cout = p["in_shape"][2], node.shape[2]
-        wname, wtext, bname, btext = conv_roms(node, cp, self.top)
-        self.modules += [wtext, btext]
-        steps, groups = cp.steps_per_pixel, cout // cp.po
-        sa, ga = clog2(steps), clog2(groups)
-        out = node.outputs[0]
-        raw = self.wire(f"{node.name}_acc", cout * acc.width, node.name) if acc != node.type else self.wire(out, self.width(out), node.name)
-        self.decls += [
-            f"    wire {n}_rom_en;", f"    wire [{sa - 1}:0] {n}_w_addr;", f"    wire [{cp.po * cp.pi * p['weight_type'].width - 1}:0] {n}_w_data;",
-            f"    wire [{ga - 1}:0] {n}_b_addr;", f"    wire [{cp.po * acc.width - 1}:0] {n}_b_data;",
-        ]
-        params = [
-            f".H({p['in_shape'][0]})", f".W({p['in_shape'][1]})", f".CIN({cin})", f".COUT({cout})", f".K({p['k']})",
-            f".S({p['stride']})", f".PT({p['pad_top']})", f".PL({p['pad_left']})", f".OH({node.shape[0]})", f".OW({node.shape[1]})",
-            f".XW({xt.width})", f".XS({int(xt.signed)})", f".WW({p['weight_type'].width})", f".AW({acc.width})",
-            f".PSH({acc.frac - xt.frac - p['weight_type'].frac})", f".PI({cp.pi})", f".PO({cp.po})",
-            f".BUF_AW({clog2(cp.buffer_pixels)})", f".SA_W({sa})", f".GA_W({ga})",
-        ]
-        self.body += self.inst("skl_conv", params, n, self.CLK + self.stream_ports("in", f"s_{ident(src)}") + self.stream_ports("out", raw) + [
-            ("rom_en", f"{n}_rom_en"), ("w_addr", f"{n}_w_addr"), ("w_data", f"{n}_w_data"), ("b_addr", f"{n}_b_addr"), ("b_data", f"{n}_b_data"),
-        ])
-        self.body += self.inst(wname, [], f"{n}_w", [("clk", "ap_clk"), ("en", f"{n}_rom_en"), ("addr", f"{n}_w_addr"), ("q", f"{n}_w_data")])
-        self.body += self.inst(bname, [], f"{n}_b", [("clk", "ap_clk"), ("en", f"{n}_rom_en"), ("addr", f"{n}_b_addr"), ("q", f"{n}_b_data")])
-        if acc != node.type:  # the conv's own result type differs from its accumulator
-            sid = self.wire(out, self.width(out), node.name)
-            params = [f".C({cout})", *_type_params("IN", acc), *_type_params("OUT", node.type), *_cast_params(node.type), ".RELU(0)"]
-            self.body += self.inst("skl_map", params, f"{n}_result", self.CLK + self.stream_ports("in", raw) + self.stream_ports("out", sid))
-
-    def cast(self, node: Node) -> None:
-        src, out = node.inputs[0], node.outputs[0]
-        sid = self.wire(out, self.width(out), node.name)
-        params = [f".C({node.shape[2]})", *_type_params("IN", self.types[src]), *_type_params("OUT", node.type), *_cast_params(node.type),
-                  f".RELU({int(node.params['relu'])})"]
-        self.body += self.inst("skl_map", params, ident(node.name), self.CLK + self.stream_ports("in", f"s_{ident(src)}") + self.stream_ports("out", sid))
-
-    def add(self, node: Node) -> None:
-        fifo = self.plan.fifos[node.name]
-        ins = []
-        for src in node.inputs:
-            sid = f"s_{ident(src)}"
-            if src == fifo.stream:
-                fid = self.wire(f"{node.name}_skip_fifo", self.width(src), f"{node.name}_skip_fifo")
-                params = [f".DW({self.width(src)})", f".DEPTH({fifo.depth})", f".AW({clog2(fifo.depth)})"]
-                self.body += self.inst("skl_fifo", params, f"{ident(node.name)}_skip_fifo", self.CLK + self.stream_ports("in", sid) + self.stream_ports("out", fid))
-                sid = fid
-            ins.append(sid)
-        out = node.outputs[0]
-        sid = self.wire(out, self.width(out), node.name)
-        a, b = (self.types[s] for s in node.inputs)
-        params = [f".C({node.shape[2]})", *_type_params("A", a), *_type_params("B", b), *_type_params("OUT", node.type), *_cast_params(node.type)]
-        self.body += self.inst("skl_add", params, ident(node.name), self.CLK + self.stream_ports("a", ins[0]) + self.stream_ports("b", ins[1]) + self.stream_ports("out", sid))
-
-    def fork(self, node: Node) -> None:
-        src = node.inputs[0]
-        a = self.wire(node.outputs[0], self.width(src), node.name)
-        b = self.wire(node.outputs[1], self.width(src), node.name)
-        self.body += self.inst("skl_fork", [f".DW({self.width(src)})"], ident(node.name),
-                               self.stream_ports("in", f"s_{ident(src)}") + self.stream_ports("a", a) + self.stream_ports("b", b))
-
-    def gap(self, node: Node) -> None:
-        src, out = node.inputs[0], node.outputs[0]
-        acc, count = node.params["acc_type"], node.params["count"]
-        pow2 = count & (count - 1) == 0
-        sid = self.wire(out, self.width(out), node.name)
-        params = [f".C({node.shape[2]})", f".N({count})", f".LOG2N({count.bit_length() - 1 if pow2 else 0})", f".POW2({int(pow2)})",
-                  *_type_params("IN", self.types[src]), *_type_params("ACC", acc), *_type_params("OUT", node.type), *_cast_params(node.type),
-                  f".CW({clog2(count + 1)})"]
-        self.body += self.inst("skl_gap", params, ident(node.name), self.CLK + self.stream_ports("in", f"s_{ident(src)}") + self.stream_ports("out", sid))
-
     def text(self) -> str:
         net = self.net
-        in_sid = self.wire(net.input_name, self.width(net.input_name), net.input.name)
-        for node in net.nodes[1:]:
-            getattr(self, node.op)(node)
+        for node in net.nodes:
+            op_of(node).emit(node, self)
+        in_sid = self.sid(net.input_name)
         ip, op = ident(net.input_port), ident(net.output_port)
         in_w, out_w = self.width(net.input_name), self.width(net.output_name)
         in_tw, out_tw = tdata_width(in_w), tdata_width(out_w)
         out_sid = f"s_{ident(net.output_name)}"
         lines = [
-            f"// {self.top}: open RTL of hls4ml network {net.name!r}, generated by skipless (do not edit)",
+            f"// {self.name}: open RTL of hls4ml network {net.name!r}, generated by skipless (do not edit)",
             "`default_nettype none",
-            f"module {self.top} (",
+            f"module {self.name} (",
             "    input  wire ap_clk,",
             "    input  wire ap_rst_n,",
             f"    input  wire [{in_tw - 1}:0] {ip}_TDATA,",
@@ -249,13 +156,10 @@ class _Top:
 
 def emit(net: Network, plan: Plan, top: str = "myproject") -> tuple[str, list[dict]]:
     """(Verilog text of the top module and its ROMs, the stream table in topological order)."""
-    for node in net.convs():
-        if not node.params["weight_type"].signed:
-            raise SkiplessError(f"layer {node.name}: unsigned weight types are not supported by the open RTL")
     for t in {n.type for n in net.nodes}:
         if t.signed and t.width < 2:
             raise SkiplessError(f"type {t}: signed types need at least 2 bits in the open RTL")
-    builder = _Top(net, plan, ident(top))
+    builder = Top(net, plan, ident(top))
     text = builder.text()
     roms = "\n".join(builder.modules)
     waive = "// the network's ROMs share its file, so their names cannot match the file name\n/* verilator lint_off DECLFILENAME */\n"

@@ -21,6 +21,8 @@ import numpy as np
 
 from skipless.errors import SkiplessError
 from skipless.rtl.graph import Network, Node
+from skipless.rtl.ops import op_of
+from skipless.rtl.ops.conv import ConvPlan
 
 DEFAULT_CYCLES_PER_LAYER = 75_000  # r8 on 32x32 inputs: ~74k cycles per layer, latency < 114k cycles
 
@@ -40,22 +42,6 @@ class RTLSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class ConvPlan:
-    name: str
-    pi: int
-    po: int
-    steps_per_pixel: int
-    cycles: int  # per image, without stalls
-    macs: int  # per image
-    buffer_pixels: int
-    buffer_bits: int
-
-    @property
-    def macs_per_cycle(self) -> int:
-        return self.pi * self.po
 
 
 @dataclass
@@ -86,52 +72,6 @@ class Plan:
         return sum(c.macs_per_cycle for c in self.convs.values())
 
 
-def clog2(n: int) -> int:
-    return max(1, int(n - 1).bit_length())
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def plan_conv(node: Node, in_type_width: int, settings: RTLSettings) -> ConvPlan:
-    p = node.params
-    h, w, cin = p["in_shape"]
-    oh, ow, cout = node.shape
-    k = p["k"]
-    pixels = oh * ow
-    options = [(pi, po) for pi in _divisors(cin) for po in _divisors(cout)]
-
-    def cycles(o):
-        return pixels * (cout // o[1]) * k * k * (cin // o[0])
-
-    wanted = settings.macs_per_cycle.get(node.name)
-    if wanted is not None:
-        exact = [o for o in options if o[0] * o[1] == int(wanted)]
-        if not exact:
-            valid = sorted({o[0] * o[1] for o in options})
-            raise SkiplessError(f"layer {node.name}: {wanted} MACs/cycle is not PI x PO with PI | {cin} and PO | {cout}; use one of {valid}")
-        pi, po = max(exact)
-    else:
-        fits = [o for o in options if cycles(o) <= settings.cycles_per_layer]
-        pi, po = min(fits, key=lambda o: (o[0] * o[1], -o[0])) if fits else (cin, cout)
-    buffer_pixels = 1 << clog2((k - 1) * w + k + w)
-    return ConvPlan(
-        node.name, pi, po, (cout // po) * k * k * (cin // pi), cycles((pi, po)), pixels * k * k * cin * cout,
-        buffer_pixels, buffer_pixels * cin * in_type_width,
-    )
-
-
-def _last_input_index(node: Node) -> np.ndarray:
-    p = node.params
-    h, w, _ = p["in_shape"]
-    oh, ow, _ = node.shape
-    k, s = p["k"], p["stride"]
-    rows = np.minimum(np.arange(oh) * s - p["pad_top"] + k - 1, h - 1)
-    cols = np.minimum(np.arange(ow) * s - p["pad_left"] + k - 1, w - 1)
-    return (rows[:, None] * w + cols[None, :]).reshape(-1)
-
-
 def needs(net: Network, start: str | None = None) -> dict[str, np.ndarray]:
     """Per stream downstream of ``start`` (default: the network input): for each beat of one image, how
     many beats of ``start`` must have passed before it can exist."""
@@ -140,15 +80,7 @@ def needs(net: Network, start: str | None = None) -> dict[str, np.ndarray]:
     for node in net.nodes:
         if any(s in out for s in node.outputs) or not node.inputs or any(i not in out for i in node.inputs):
             continue
-        ins = [out[i] for i in node.inputs]
-        if node.op == "conv":
-            need = ins[0][_last_input_index(node)]
-        elif node.op == "add":
-            need = np.maximum(ins[0], ins[1])
-        elif node.op == "gap":
-            need = ins[0][-1:]
-        else:
-            need = ins[0]
+        need = op_of(node).needs(node, [out[i] for i in node.inputs])
         # beats leave in raster order: a beat also waits for every beat before it (the last row's
         # windows stop at the bottom edge, so without this a later beat could seem to need less)
         need = np.maximum.accumulate(need)
@@ -181,7 +113,7 @@ def _branch_point(net: Network, a: str, b: str) -> str:
 def _register_stages(net: Network, streams: set[str]) -> int:
     """Register stages between the fork and the Add on a branch (conv: output register + its map)."""
     nodes = {net.producer(s).name: net.producer(s) for s in streams}
-    return sum(2 if n.op == "conv" else 1 for n in nodes.values() if n.op != "fork")
+    return sum(op_of(n).register_stages(n) for n in nodes.values())
 
 
 def plan_fifo(net: Network, node: Node, settings: RTLSettings) -> FifoPlan:
@@ -210,7 +142,8 @@ def plan(net: Network, settings: RTLSettings | None = None) -> Plan:
     for node in net.nodes:
         for s in node.outputs:
             widths[s] = node.type.width
-    convs = {n.name: plan_conv(n, widths[n.inputs[0]], settings) for n in net.convs()}
+    plans = {n.name: op_of(n).plan(n, widths[n.inputs[0]], settings) for n in net.nodes[1:]}
+    convs = {name: p for name, p in plans.items() if p is not None}
     adds = [n for n in net.nodes if n.op == "add"]
     unknown = set(settings.fifo_depths) - {n.name for n in adds}
     if unknown:

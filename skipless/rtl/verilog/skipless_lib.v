@@ -6,9 +6,70 @@
 // Rounding codes: 0 TRN (floor), 1 RND (half up), 2 RND_CONV (half to even).
 // Overflow codes: 0 WRAP, 1 SAT, 2 SAT_SYM.
 
+//
+// Simulation-only checks (left out of synthesis, which defines SYNTHESIS): every module's output
+// register checks the ready/valid rule (valid held and data unchanged while not accepted), and the
+// FIFO checks overflow and underflow. A failed check prints "SKL_ASSERT <instance>: <what>" and
+// ends the simulation; the testbench reports the line.
+
 // One file holds the whole library, so module names cannot match the file name:
 /* verilator lint_off DECLFILENAME */
 `default_nettype none
+
+// ---------------------------------------------------------------------------------------------
+// skl_oreg: the output register every module ends in. A beat is loaded when the module has one
+// (load) and there is room (the register is empty or its beat leaves this cycle); the module must
+// not load without room. out_valid never depends on out_ready.
+module skl_oreg #(
+    parameter integer DW = 8
+) (
+    input  wire          clk,
+    input  wire          rst_n,
+    input  wire          load,
+    input  wire [DW-1:0] din,
+    output wire          room,
+    output reg  [DW-1:0] out_data,
+    output reg           out_valid,
+    input  wire          out_ready
+);
+    assign room = !out_valid || out_ready;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            out_valid <= 1'b0;
+        end else if (load) begin
+            out_valid <= 1'b1;
+        end else if (out_ready) begin
+            out_valid <= 1'b0;
+        end
+    end
+    always @(posedge clk) begin
+        if (load) out_data <= din;
+    end
+`ifndef SYNTHESIS
+    reg          held;       // last cycle a beat waited (valid && !ready)
+    reg [DW-1:0] held_data;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            held <= 1'b0;
+        end else begin
+            if (held && !out_valid) begin
+                $display("SKL_ASSERT %m: valid dropped before the beat was accepted (time %0t)", $time);
+                $finish;
+            end
+            if (held && out_valid && out_data !== held_data) begin
+                $display("SKL_ASSERT %m: data changed while valid and not ready (time %0t)", $time);
+                $finish;
+            end
+            if (load && !room) begin
+                $display("SKL_ASSERT %m: a beat was loaded over one not yet accepted (time %0t)", $time);
+                $finish;
+            end
+            held <= out_valid && !out_ready;
+            held_data <= out_data;
+        end
+    end
+`endif
+endmodule
 
 // ---------------------------------------------------------------------------------------------
 // skl_cast: assignment of one fixed-point value to another type (combinational).
@@ -77,8 +138,8 @@ module skl_map #(
     input  wire [C*IN_W-1:0]  in_data,
     input  wire               in_valid,
     output wire               in_ready,
-    output reg  [C*OUT_W-1:0] out_data,
-    output reg                out_valid,
+    output wire [C*OUT_W-1:0] out_data,
+    output wire               out_valid,
     input  wire               out_ready
 );
     wire [C*OUT_W-1:0] cast_data;
@@ -94,17 +155,12 @@ module skl_map #(
             );
         end
     endgenerate
-    assign in_ready = !out_valid || out_ready;
-    always @(posedge clk) begin
-        if (!rst_n) begin
-            out_valid <= 1'b0;
-        end else if (in_ready) begin
-            out_valid <= in_valid;
-        end
-    end
-    always @(posedge clk) begin
-        if (in_ready && in_valid) out_data <= cast_data;
-    end
+    wire room;
+    assign in_ready = room;
+    skl_oreg #(.DW(C*OUT_W)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(in_valid && room), .din(cast_data), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
 endmodule
 
 // ---------------------------------------------------------------------------------------------
@@ -131,8 +187,8 @@ module skl_add #(
     input  wire [C*B_W-1:0]   b_data,
     input  wire               b_valid,
     output wire               b_ready,
-    output reg  [C*OUT_W-1:0] out_data,
-    output reg                out_valid,
+    output wire [C*OUT_W-1:0] out_data,
+    output wire               out_valid,
     input  wire               out_ready
 );
     localparam integer F = (A_F > B_F) ? A_F : B_F;
@@ -156,26 +212,24 @@ module skl_add #(
             );
         end
     endgenerate
-    wire room = !out_valid || out_ready;
+    wire room;
     assign a_ready = room && b_valid;
     assign b_ready = room && a_valid;
-    always @(posedge clk) begin
-        if (!rst_n) begin
-            out_valid <= 1'b0;
-        end else if (room) begin
-            out_valid <= a_valid && b_valid;
-        end
-    end
-    always @(posedge clk) begin
-        if (room && a_valid && b_valid) out_data <= sum_data;
-    end
+    skl_oreg #(.DW(C*OUT_W)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(room && a_valid && b_valid), .din(sum_data), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
 endmodule
 
 // ---------------------------------------------------------------------------------------------
-// skl_fork: one stream to two consumers; a beat moves when both can take it.
+// skl_fork: one stream to two consumers. Each side takes the beat on its own handshake; the input
+// beat is released once both have it. A side's valid depends on the input's valid and on whether
+// that side already took the beat, never on a ready (the AXI-Stream rule).
 module skl_fork #(
     parameter integer DW = 8
 ) (
+    input  wire          clk,
+    input  wire          rst_n,
     input  wire [DW-1:0] in_data,
     input  wire          in_valid,
     output wire          in_ready,
@@ -186,15 +240,29 @@ module skl_fork #(
     output wire          b_valid,
     input  wire          b_ready
 );
+    reg a_done;  // side a already took the current input beat
+    reg b_done;
     assign a_data = in_data;
     assign b_data = in_data;
-    assign a_valid = in_valid && b_ready;
-    assign b_valid = in_valid && a_ready;
-    assign in_ready = a_ready && b_ready;
+    assign a_valid = in_valid && !a_done;
+    assign b_valid = in_valid && !b_done;
+    wire a_take = a_valid && a_ready;
+    wire b_take = b_valid && b_ready;
+    assign in_ready = (a_done || a_take) && (b_done || b_take);
+    always @(posedge clk) begin
+        if (!rst_n || (in_valid && in_ready)) begin
+            a_done <= 1'b0;
+            b_done <= 1'b0;
+        end else begin
+            if (a_take) a_done <= 1'b1;
+            if (b_take) b_done <= 1'b1;
+        end
+    end
 endmodule
 
 // ---------------------------------------------------------------------------------------------
-// skl_fifo: DEPTH-entry memory (synchronous read: block RAM when large) plus an output register.
+// skl_fifo: DEPTH-entry memory plus the output register, which is the memory's synchronous read
+// port (block RAM when large: after flattening, synthesis merges the register into the memory).
 module skl_fifo #(
     parameter integer DW = 8,
     parameter integer DEPTH = 4,
@@ -205,16 +273,17 @@ module skl_fifo #(
     input  wire [DW-1:0] in_data,
     input  wire          in_valid,
     output wire          in_ready,
-    output reg  [DW-1:0] out_data,
-    output reg           out_valid,
+    output wire [DW-1:0] out_data,
+    output wire          out_valid,
     input  wire          out_ready
 );
     reg [DW-1:0] mem [0:DEPTH-1];
     reg [AW-1:0] wr_ptr;
     reg [AW-1:0] rd_ptr;
     reg [AW:0]   count;
+    wire room;
     wire push = in_valid && in_ready;
-    wire load = (count != 0) && (!out_valid || out_ready);
+    wire pop = (count != 0) && room;
     /* verilator lint_off WIDTHEXPAND */
     assign in_ready = count < DEPTH;
     wire [AW-1:0] wr_next = (wr_ptr == DEPTH - 1) ? {AW{1'b0}} : wr_ptr + 1'b1;
@@ -222,22 +291,38 @@ module skl_fifo #(
     /* verilator lint_on WIDTHEXPAND */
     always @(posedge clk) begin
         if (push) mem[wr_ptr] <= in_data;
-        if (load) out_data <= mem[rd_ptr];
     end
     always @(posedge clk) begin
         if (!rst_n) begin
             wr_ptr <= {AW{1'b0}};
             rd_ptr <= {AW{1'b0}};
             count <= {(AW+1){1'b0}};
-            out_valid <= 1'b0;
         end else begin
             if (push) wr_ptr <= wr_next;
-            if (load) rd_ptr <= rd_next;
-            count <= count + {{AW{1'b0}}, push} - {{AW{1'b0}}, load};
-            if (load) out_valid <= 1'b1;
-            else if (out_ready) out_valid <= 1'b0;
+            if (pop) rd_ptr <= rd_next;
+            count <= count + {{AW{1'b0}}, push} - {{AW{1'b0}}, pop};
         end
     end
+    skl_oreg #(.DW(DW)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(pop), .din(mem[rd_ptr]), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
+`ifndef SYNTHESIS
+    always @(posedge clk) begin
+        if (rst_n) begin
+            /* verilator lint_off WIDTHEXPAND */
+            if (count > DEPTH || (push && count == DEPTH)) begin
+            /* verilator lint_on WIDTHEXPAND */
+                $display("SKL_ASSERT %m: overflow, a beat was written into a full FIFO of %0d entries (time %0t)", DEPTH, $time);
+                $finish;
+            end
+            if (pop && count == 0) begin
+                $display("SKL_ASSERT %m: underflow, an entry was read from an empty FIFO (time %0t)", $time);
+                $finish;
+            end
+        end
+    end
+`endif
 endmodule
 
 // ---------------------------------------------------------------------------------------------
@@ -266,8 +351,8 @@ module skl_gap #(
     input  wire [C*IN_W-1:0]  in_data,
     input  wire               in_valid,
     output wire               in_ready,
-    output reg  [C*OUT_W-1:0] out_data,
-    output reg                out_valid,
+    output wire [C*OUT_W-1:0] out_data,
+    output wire               out_valid,
     input  wire               out_ready
 );
     localparam integer SH = ACC_F - IN_F;
@@ -308,24 +393,23 @@ module skl_gap #(
             );
         end
     endgenerate
-    assign in_ready = !last || !out_valid || out_ready;
+    wire room;
+    assign in_ready = !last || room;
     wire take = in_valid && in_ready;
     always @(posedge clk) begin
         if (!rst_n) begin
             beat <= {CW{1'b0}};
-            out_valid <= 1'b0;
-        end else begin
-            if (out_valid && out_ready) out_valid <= 1'b0;
-            if (take) begin
-                beat <= last ? {CW{1'b0}} : beat + 1'b1;
-                if (last) out_valid <= 1'b1;
-            end
+        end else if (take) begin
+            beat <= last ? {CW{1'b0}} : beat + 1'b1;
         end
     end
     always @(posedge clk) begin
         if (take) acc <= acc_next;
-        if (take && last) out_data <= avg;
     end
+    skl_oreg #(.DW(C*OUT_W)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(take && last), .din(avg), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
 endmodule
 
 // ---------------------------------------------------------------------------------------------
@@ -367,8 +451,8 @@ module skl_conv #(
     input  wire [CIN*XW-1:0]   in_data,
     input  wire                in_valid,
     output wire                in_ready,
-    output reg  [COUT*AW-1:0]  out_data,
-    output reg                 out_valid,
+    output wire [COUT*AW-1:0]  out_data,
+    output wire                out_valid,
     input  wire                out_ready,
     output wire                rom_en,
     output wire [SA_W-1:0]     w_addr,
@@ -434,7 +518,8 @@ module skl_conv #(
     reg [CIN*XW-1:0] q1;
     reg [PO*AW-1:0] acc;
 
-    wire en = !(v1 && lastpix1 && out_valid && !out_ready);
+    wire room;  // the output register can take the finished pixel
+    wire en = !(v1 && lastpix1 && !room);
     wire issue = en && win_ok;
     /* verilator lint_off WIDTHEXPAND */
     wire last_c = (c == NCH - 1);
@@ -565,24 +650,23 @@ module skl_conv #(
         end
     end
 
+    wire [COUT*AW-1:0] pixel;  // the finished pixel: every group's accumulators
     generate
         if (G > 2) begin : g_groups
             // finished groups shift in from the top: after G-1 of them, group 0 sits in the low bits
             reg [(G-1)*PO*AW-1:0] res_work;
             always @(posedge clk) begin
                 if (en && v1 && last1 && !lastpix1) res_work <= {acc_next, res_work[(G-1)*PO*AW-1:PO*AW]};
-                if (en && v1 && lastpix1) out_data <= {acc_next, res_work};
             end
+            assign pixel = {acc_next, res_work};
         end else if (G == 2) begin : g_two
             reg [PO*AW-1:0] res_work;
             always @(posedge clk) begin
                 if (en && v1 && last1 && !lastpix1) res_work <= acc_next;
-                if (en && v1 && lastpix1) out_data <= {acc_next, res_work};
             end
+            assign pixel = {acc_next, res_work};
         end else begin : g_single
-            always @(posedge clk) begin
-                if (en && v1 && lastpix1) out_data <= acc_next;
-            end
+            assign pixel = acc_next;
         end
     endgenerate
 
@@ -590,14 +674,10 @@ module skl_conv #(
         if (en && v1) acc <= acc_next;
     end
 
-    always @(posedge clk) begin
-        if (!rst_n) begin
-            out_valid <= 1'b0;
-        end else begin
-            if (en && v1 && lastpix1) out_valid <= 1'b1;
-            else if (out_ready) out_valid <= 1'b0;
-        end
-    end
+    skl_oreg #(.DW(COUT*AW)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(en && v1 && lastpix1), .din(pixel), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
 endmodule
 
 `default_nettype wire

@@ -1,20 +1,28 @@
-"""Fixed-point types of the hls4ml graph as integers: what the RTL computes and the reference checks.
+"""The one fixed-point type of skipless: ``ap_fixed``/``ap_ufixed`` with their rounding and overflow.
+
+Every place that names a fixed-point type uses :class:`FixedType`: the quantization specs
+(:mod:`skipless.quant`), hls4ml precisions (parsed from strings like ``fixed<19,8,TRN,WRAP,0>`` or
+read from hls4ml's precision objects), the C-simulation diagnosis, the open RTL and its testbench.
 
 A value of type ``FixedType(width, frac, signed)`` is held as its integer mantissa ``m`` (value =
-m * 2**-frac). ``cast`` converts a mantissa from one binary point to a type with exactly the
-semantics of ``ap_fixed``/``ap_ufixed`` assignment: quantization first (TRN = floor, RND = round
-half up, RND_CONV = round half to even), then overflow (WRAP keeps the low bits, SAT clamps,
-SAT_SYM clamps symmetrically).
+m * 2**-frac; ``integer = width - frac`` counts the sign bit, as hls4ml and Vivado write it).
+``cast`` converts a mantissa from one binary point to a type with exactly the semantics of
+``ap_fixed``/``ap_ufixed`` assignment: quantization first (TRN = floor, RND = round half up,
+RND_CONV = round half to even), then overflow (WRAP keeps the low bits, SAT clamps, SAT_SYM clamps
+symmetrically).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from skipless.errors import SkiplessError
 
+_FIXED = re.compile(r"^(?:ap_)?(u?)fixed<(\d+),(-?\d+)(?:,(\w+))?(?:,(\w+))?(?:,(\d+))?>$")
+_INT = re.compile(r"^(?:ap_)?(u?)int<(\d+)>$")
 ROUNDING = ("TRN", "RND", "RND_CONV")
 OVERFLOW = ("WRAP", "SAT", "SAT_SYM")
 MAX_WIDTH = 62  # mantissas live in int64; products of two such values are formed per term
@@ -35,6 +43,48 @@ class FixedType:
             raise SkiplessError(f"rounding mode {self.rounding} is not supported by the open RTL: use one of {', '.join(ROUNDING)}")
         if self.overflow not in OVERFLOW:
             raise SkiplessError(f"overflow mode {self.overflow} is not supported by the open RTL: use one of {', '.join(OVERFLOW)}")
+
+    @classmethod
+    def of(cls, width: int, integer: int, signed: bool = True, rounding: str = "TRN", overflow: str = "WRAP") -> FixedType:
+        """``ap_fixed<width, integer>`` (integer bits include the sign), or ``ap_ufixed`` when not signed."""
+        return cls(width, width - integer, signed, rounding, overflow)
+
+    @classmethod
+    def parse(cls, text: str) -> FixedType:
+        """From a type as hls4ml or Vivado write it: ``fixed<8,3>``, ``ap_ufixed<8,3,RND_CONV,SAT>``,
+        ``fixed<19,8,TRN,WRAP,0>``, ``ap_int<8>``, ``uint<4>``."""
+        t = str(text).replace(" ", "")
+        m = _FIXED.match(t)
+        if m:
+            if m.group(6) not in (None, "0"):
+                raise SkiplessError(f"{text}: saturation bits are not supported")
+            width, integer = int(m.group(2)), int(m.group(3))
+            return cls.of(width, integer, m.group(1) != "u", m.group(4) or "TRN", m.group(5) or "WRAP")
+        m = _INT.match(t)
+        if m:
+            return cls.of(int(m.group(2)), int(m.group(2)), m.group(1) != "u")
+        raise SkiplessError(f"not a fixed-point type: {text!r} (expected e.g. fixed<8,3> or ap_ufixed<8,3,RND,SAT>)")
+
+    @property
+    def integer(self) -> int:
+        """Integer bits, the sign bit included (hls4ml's ``I``)."""
+        return self.width - self.frac
+
+    @property
+    def step(self) -> float:
+        return 2.0**-self.frac
+
+    @property
+    def min_value(self) -> float:
+        return self.lo * self.step
+
+    @property
+    def max_value(self) -> float:
+        return self.hi * self.step
+
+    def quantize(self, values) -> np.ndarray:
+        """Real values written into this type (rounding and overflow applied), as exact float64 values."""
+        return self.to_float(self.to_mantissa(values))
 
     @classmethod
     def from_hls4ml(cls, precision) -> FixedType:

@@ -1,0 +1,36 @@
+"""Read a converted hls4ml ModelGraph into a :class:`~skipless.rtl.graph.Network`.
+
+hls4ml has already derived every fixed-point type (``bit_exact=True``) and inserted explicit
+zero-padding layers and clone (fork) layers for streams read twice. Each layer goes to the registered
+importer of its hls4ml class (:data:`skipless.rtl.ops.IMPORTERS`); a layer without one is refused,
+naming it and what is supported.
+"""
+
+from __future__ import annotations
+
+from skipless.errors import SkiplessError
+from skipless.rtl.graph import Network
+from skipless.rtl.ops import IMPORTERS, ImportContext, supported_layers
+
+
+def from_hls4ml(graph, name: str = "myproject") -> Network:
+    """Read a converted hls4ml ModelGraph (io_stream or io_parallel; bit_exact types) into a Network."""
+    nodes = []
+    ctx = ImportContext()
+    for layer in graph.get_layers():
+        importer = IMPORTERS.get(layer.class_name)
+        if importer is None:
+            raise SkiplessError(
+                f"layer {layer.name} ({layer.class_name}) is not supported by the open RTL generator; it supports "
+                f"the hls4ml layers {supported_layers()}"
+            )
+        node = importer.from_hls4ml(layer, ctx)
+        if node is None:
+            continue
+        nodes.append(node)
+        for out in node.outputs:
+            ctx.shapes[out] = node.shape
+    in_vars, out_vars = graph.get_input_variables(), graph.get_output_variables()
+    if len(in_vars) != 1 or len(out_vars) != 1:
+        raise SkiplessError("the open RTL supports networks with one input and one output")
+    return Network(name, nodes, nodes[0].outputs[0], graph.outputs[0], in_vars[0].name, out_vars[0].name)

@@ -1,0 +1,217 @@
+"""Convolutions: KxK Conv2D (any stride, zero padding), 1x1 PointwiseConv2D, and Dense (a 1x1 conv on
+a 1x1 image); ZeroPadding2D folds into the convolution that reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from skipless.errors import SkiplessError
+from skipless.fixed import FixedType, pack_lanes
+from skipless.rtl.graph import Node, clog2
+from skipless.rtl.ops import ImportContext, Importer, Op, align, out_shape, out_type, register, weights
+from skipless.rtl.ops.elementwise import cast_params, type_params
+
+SIDES = ("top", "bottom", "left", "right")
+
+
+@register
+class ZeroPadding(Importer):
+    """hls4ml's explicit padding layer: recorded, and folded into the convolution that reads it."""
+
+    hls_classes = ("ZeroPadding2D",)
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> None:
+        ctx.pads[layer.outputs[0]] = (layer.inputs[0], {s: int(layer.attributes[f"pad_{s}"]) for s in SIDES})
+        return None
+
+
+@dataclass
+class ConvPlan:
+    name: str
+    pi: int
+    po: int
+    steps_per_pixel: int
+    cycles: int  # per image, without stalls
+    macs: int  # per image
+    buffer_pixels: int
+    buffer_bits: int
+
+    @property
+    def macs_per_cycle(self) -> int:
+        return self.pi * self.po
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@register
+class Conv(Op):
+    kind = "conv"
+    hls_classes = ("Conv2D", "PointwiseConv2D", "Dense")
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
+        src, pad = ctx.source(layer.inputs[0])
+        in_shape = ctx.shapes[src]
+        a = layer.attributes
+        w, wt = weights(layer, "weight")
+        b, bt = weights(layer, "bias")
+        transposed = bool(layer.get_attr("_weights_transposed", False))  # hls4ml's Resource strategy pass
+        if layer.class_name == "Dense":
+            w = w.T if transposed else w  # (out, in) -> (in, out)
+            k, stride, w = 1, 1, w.reshape(1, 1, *w.shape)
+        else:
+            w = np.transpose(w, (1, 2, 3, 0)) if transposed else w  # (F, H, W, C) -> (H, W, C, F)
+            k, stride = int(a["filt_height"]), int(a["stride_height"])
+            if int(a["filt_width"]) != k or int(a["stride_width"]) != stride:
+                raise SkiplessError(f"layer {layer.name}: only square kernels and equal strides are supported")
+            if any(int(a[f"pad_{s}"]) for s in SIDES):
+                raise SkiplessError(f"layer {layer.name}: expected hls4ml to pad in a ZeroPadding2D layer")
+            if w.shape[:3] != (k, k, in_shape[2]):
+                raise SkiplessError(f"layer {layer.name}: weights of shape {w.shape} do not match a {k}x{k}x{in_shape[2]} kernel")
+        if a.get("activation", "linear") != "linear":
+            raise SkiplessError(f"layer {layer.name}: fused activation {a['activation']!r} is not supported; use a separate activation layer")
+        acc = FixedType.from_hls4ml(a["accum_t"].precision)
+        if acc.overflow != "WRAP":
+            raise SkiplessError(f"layer {layer.name}: accumulator type {acc} must wrap (saturating accumulation is order-dependent)")
+        params = {
+            "k": k, "stride": stride, "in_shape": tuple(in_shape),
+            "pad_top": pad.get("top", 0), "pad_left": pad.get("left", 0),
+            "pad_bottom": pad.get("bottom", 0), "pad_right": pad.get("right", 0),
+            "weight": w, "weight_type": wt, "bias": b.reshape(-1), "bias_type": bt, "acc_type": acc,
+        }
+        return Node(layer.name, cls.kind, [src], list(layer.outputs), out_shape(layer), out_type(layer), params)
+
+    # ---------------------------------------------------------------- planner
+
+    @classmethod
+    def plan(cls, node: Node, in_width: int, settings) -> ConvPlan:
+        p = node.params
+        h, w, cin = p["in_shape"]
+        oh, ow, cout = node.shape
+        k = p["k"]
+        pixels = oh * ow
+        options = [(pi, po) for pi in _divisors(cin) for po in _divisors(cout)]
+
+        def cycles(o):
+            return pixels * (cout // o[1]) * k * k * (cin // o[0])
+
+        wanted = settings.macs_per_cycle.get(node.name)
+        if wanted is not None:
+            exact = [o for o in options if o[0] * o[1] == int(wanted)]
+            if not exact:
+                valid = sorted({o[0] * o[1] for o in options})
+                raise SkiplessError(f"layer {node.name}: {wanted} MACs/cycle is not PI x PO with PI | {cin} and PO | {cout}; use one of {valid}")
+            pi, po = max(exact)
+        else:
+            fits = [o for o in options if cycles(o) <= settings.cycles_per_layer]
+            pi, po = min(fits, key=lambda o: (o[0] * o[1], -o[0])) if fits else (cin, cout)
+        buffer_pixels = 1 << clog2((k - 1) * w + k + w)
+        return ConvPlan(node.name, pi, po, (cout // po) * k * k * (cin // pi), cycles((pi, po)), pixels * k * k * cin * cout,
+                        buffer_pixels, buffer_pixels * cin * in_width)
+
+    @classmethod
+    def last_input_index(cls, node: Node) -> np.ndarray:
+        """Per output pixel: the raster index of the last input pixel its window reads."""
+        p = node.params
+        h, w, _ = p["in_shape"]
+        oh, ow, _ = node.shape
+        k, s = p["k"], p["stride"]
+        rows = np.minimum(np.arange(oh) * s - p["pad_top"] + k - 1, h - 1)
+        cols = np.minimum(np.arange(ow) * s - p["pad_left"] + k - 1, w - 1)
+        return (rows[:, None] * w + cols[None, :]).reshape(-1)
+
+    @classmethod
+    def needs(cls, node, ins):
+        return ins[0][cls.last_input_index(node)]
+
+    @classmethod
+    def register_stages(cls, node: Node) -> int:
+        return 2  # the output register and the requantization after it
+
+    # ---------------------------------------------------------------- reference
+
+    @classmethod
+    def run(cls, node, ins, in_fracs):
+        """x: (N, H, W, Cin) mantissas -> (N, OH, OW, Cout) mantissas of the conv's output type."""
+        x, x_frac = ins[0], in_fracs[0]
+        p = node.params
+        k, s = p["k"], p["stride"]
+        acc_t, w_t, b_t = p["acc_type"], p["weight_type"], p["bias_type"]
+        n, h, w, cin = x.shape
+        oh, ow, cout = node.shape
+        padded = np.zeros((n, h + p["pad_top"] + p["pad_bottom"] + k, w + p["pad_left"] + p["pad_right"] + k, cin), np.int64)
+        padded[:, p["pad_top"] : p["pad_top"] + h, p["pad_left"] : p["pad_left"] + w] = x
+        prod_frac = x_frac + w_t.frac
+        acc = np.broadcast_to(align(p["bias"], b_t.frac, acc_t.frac), (n, oh, ow, cout)).copy()
+        for ky in range(k):
+            for kx in range(k):
+                window = padded[:, ky : ky + s * oh : s, kx : kx + s * ow : s, :]  # (N, OH, OW, Cin)
+                if acc_t.frac >= prod_frac:
+                    acc += (window @ p["weight"][ky, kx]) << (acc_t.frac - prod_frac)
+                else:  # each product floored onto the accumulator's binary point
+                    prods = window[..., :, None] * p["weight"][ky, kx][None, None, None]
+                    acc += (prods >> (prod_frac - acc_t.frac)).sum(axis=-2)
+        acc = acc_t.cast(acc, acc_t.frac)  # wrap to the accumulator width
+        return node.type.cast(acc, acc_t.frac)
+
+    # ---------------------------------------------------------------- Verilog
+
+    @classmethod
+    def roms(cls, node: Node, plan: ConvPlan, top) -> tuple[str, str, str, str]:
+        """(weight ROM module name, its text, bias ROM module name, its text) in the engine's step order."""
+        p = node.params
+        w, wt, acc = p["weight"], p["weight_type"], p["acc_type"]
+        k, (cin, cout) = p["k"], (p["in_shape"][2], node.shape[2])
+        pi, po = plan.pi, plan.po
+        words = []
+        for g in range(cout // po):
+            for ky in range(k):
+                for kx in range(k):
+                    for c in range(cin // pi):
+                        block = w[ky, kx, c * pi : (c + 1) * pi, g * po : (g + 1) * po]  # (pi, po)
+                        words.append(pack_lanes(block.T.reshape(-1), wt.width))  # lane o*PI + i
+        bias = align(p["bias"], p["bias_type"].frac, acc.frac)
+        bias_words = [pack_lanes(bias[g * po : (g + 1) * po], acc.width) for g in range(cout // po)]
+        wname, bname = f"{top.name}_{top.ident(node.name)}_w", f"{top.name}_{top.ident(node.name)}_b"
+        return wname, top.rom(wname, words, po * pi * wt.width), bname, top.rom(bname, bias_words, po * acc.width)
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        p, cp = node.params, top.plan.convs[node.name]
+        if not p["weight_type"].signed:
+            raise SkiplessError(f"layer {node.name}: unsigned weight types are not supported by the open RTL")
+        src = node.inputs[0]
+        xt, acc = top.types[src], p["acc_type"]
+        n = top.ident(node.name)
+        cin, cout = p["in_shape"][2], node.shape[2]
+        wname, wtext, bname, btext = cls.roms(node, cp, top)
+        top.modules += [wtext, btext]
+        steps, groups = cp.steps_per_pixel, cout // cp.po
+        sa, ga = clog2(steps), clog2(groups)
+        out = node.outputs[0]
+        raw = top.wire(f"{node.name}_acc", cout * acc.width, node.name) if acc != node.type else top.wire(out, top.width(out), node.name)
+        top.decls += [
+            f"    wire {n}_rom_en;", f"    wire [{sa - 1}:0] {n}_w_addr;", f"    wire [{cp.po * cp.pi * p['weight_type'].width - 1}:0] {n}_w_data;",
+            f"    wire [{ga - 1}:0] {n}_b_addr;", f"    wire [{cp.po * acc.width - 1}:0] {n}_b_data;",
+        ]
+        params = [
+            f".H({p['in_shape'][0]})", f".W({p['in_shape'][1]})", f".CIN({cin})", f".COUT({cout})", f".K({p['k']})",
+            f".S({p['stride']})", f".PT({p['pad_top']})", f".PL({p['pad_left']})", f".OH({node.shape[0]})", f".OW({node.shape[1]})",
+            f".XW({xt.width})", f".XS({int(xt.signed)})", f".WW({p['weight_type'].width})", f".AW({acc.width})",
+            f".PSH({acc.frac - xt.frac - p['weight_type'].frac})", f".PI({cp.pi})", f".PO({cp.po})",
+            f".BUF_AW({clog2(cp.buffer_pixels)})", f".SA_W({sa})", f".GA_W({ga})",
+        ]
+        top.body += top.inst("skl_conv", params, n, top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", raw) + [
+            ("rom_en", f"{n}_rom_en"), ("w_addr", f"{n}_w_addr"), ("w_data", f"{n}_w_data"), ("b_addr", f"{n}_b_addr"), ("b_data", f"{n}_b_data"),
+        ])
+        top.body += top.inst(wname, [], f"{n}_w", [("clk", "ap_clk"), ("en", f"{n}_rom_en"), ("addr", f"{n}_w_addr"), ("q", f"{n}_w_data")])
+        top.body += top.inst(bname, [], f"{n}_b", [("clk", "ap_clk"), ("en", f"{n}_rom_en"), ("addr", f"{n}_b_addr"), ("q", f"{n}_b_data")])
+        if acc != node.type:  # the conv's own result type differs from its accumulator
+            sid = top.wire(out, top.width(out), node.name)
+            params = [f".C({cout})", *type_params("IN", acc), *type_params("OUT", node.type), *cast_params(node.type), ".RELU(0)"]
+            top.body += top.inst("skl_map", params, f"{n}_result", top.CLK + top.stream_ports("in", raw) + top.stream_ports("out", sid))

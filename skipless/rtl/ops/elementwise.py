@@ -1,0 +1,144 @@
+"""Node kinds that work beat by beat: the input stream, casts (with ReLU), Add, and the fork."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skipless.errors import SkiplessError
+from skipless.rtl.graph import Node
+from skipless.rtl.ops import ImportContext, Op, align, out_shape, out_type, register
+
+
+def type_params(prefix: str, t) -> list[str]:
+    return [f".{prefix}_W({t.width})", f".{prefix}_F({t.frac})", f".{prefix}_S({int(t.signed)})"]
+
+
+RND_CODE = {"TRN": 0, "RND": 1, "RND_CONV": 2}
+OVF_CODE = {"WRAP": 0, "SAT": 1, "SAT_SYM": 2}
+
+
+def cast_params(t) -> list[str]:
+    return [f".RND({RND_CODE[t.rounding]})", f".OVF({OVF_CODE[t.overflow]})"]
+
+
+@register
+class Input(Op):
+    """The image stream; its type is the network's input type."""
+
+    kind = "input"
+    hls_classes = ("Input", "InputLayer")
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
+        return Node(layer.name, cls.kind, [], list(layer.outputs), out_shape(layer), out_type(layer))
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        top.wire(node.outputs[0], top.width(node.outputs[0]), node.name)  # driven by the top-level port
+
+    @classmethod
+    def register_stages(cls, node: Node) -> int:
+        return 0
+
+
+@register
+class Cast(Op):
+    """Element-wise assignment to another type, optionally after ReLU (hls4ml Activation layers)."""
+
+    kind = "cast"
+    hls_classes = ("Activation",)
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
+        act = layer.attributes.get("activation")
+        if act not in ("linear", "relu"):
+            raise SkiplessError(f"layer {layer.name}: activation {act!r} is not supported by the open RTL (linear, relu)")
+        src = layer.inputs[0]
+        return Node(layer.name, cls.kind, [src], list(layer.outputs), ctx.shapes[src], out_type(layer), {"relu": act == "relu"})
+
+    @classmethod
+    def run(cls, node, ins, in_fracs):
+        v = np.maximum(ins[0], 0) if node.params["relu"] else ins[0]
+        return node.type.cast(v, in_fracs[0])
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        src, out = node.inputs[0], node.outputs[0]
+        sid = top.wire(out, top.width(out), node.name)
+        params = [f".C({node.shape[2]})", *type_params("IN", top.types[src]), *type_params("OUT", node.type), *cast_params(node.type),
+                  f".RELU({int(node.params['relu'])})"]
+        top.body += top.inst("skl_map", params, top.ident(node.name), top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", sid))
+
+
+@register
+class Add(Op):
+    """Element-wise sum of two streams (hls4ml Merge 'add'): exact on the finer binary point, then cast.
+    The branch that runs ahead is buffered in a skip FIFO sized by the planner."""
+
+    kind = "add"
+    hls_classes = ("Merge",)
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
+        if layer.attributes.get("op") != "add":
+            raise SkiplessError(f"layer {layer.name}: merge {layer.attributes.get('op')!r} is not supported by the open RTL (add)")
+        ins = list(layer.inputs)
+        return Node(layer.name, cls.kind, ins, list(layer.outputs), ctx.shapes[ins[0]], out_type(layer))
+
+    @classmethod
+    def needs(cls, node, ins):
+        return np.maximum(ins[0], ins[1])
+
+    @classmethod
+    def run(cls, node, ins, in_fracs):
+        f = max(in_fracs)
+        return node.type.cast(align(ins[0], in_fracs[0], f) + align(ins[1], in_fracs[1], f), f)
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        fifo = top.plan.fifos[node.name]
+        ins = []
+        for src in node.inputs:
+            sid = top.sid(src)
+            if src == fifo.stream:
+                fid = top.wire(f"{node.name}_skip_fifo", top.width(src), f"{node.name}_skip_fifo")
+                params = [f".DW({top.width(src)})", f".DEPTH({fifo.depth})", f".AW({top.clog2(fifo.depth)})"]
+                top.body += top.inst("skl_fifo", params, f"{top.ident(node.name)}_skip_fifo",
+                                     top.CLK + top.stream_ports("in", sid) + top.stream_ports("out", fid))
+                sid = fid
+            ins.append(sid)
+        out = node.outputs[0]
+        sid = top.wire(out, top.width(out), node.name)
+        a, b = (top.types[s] for s in node.inputs)
+        params = [f".C({node.shape[2]})", *type_params("A", a), *type_params("B", b), *type_params("OUT", node.type), *cast_params(node.type)]
+        top.body += top.inst("skl_add", params, top.ident(node.name),
+                             top.CLK + top.stream_ports("a", ins[0]) + top.stream_ports("b", ins[1]) + top.stream_ports("out", sid))
+
+
+@register
+class Fork(Op):
+    """One stream read by two consumers (hls4ml Clone); each side takes a beat on its own handshake."""
+
+    kind = "fork"
+    hls_classes = ("Clone",)
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
+        src = layer.inputs[0]
+        return Node(layer.name, cls.kind, [src], list(layer.outputs), ctx.shapes[src], out_type(layer))
+
+    @classmethod
+    def run(cls, node, ins, in_fracs):
+        return ins[0]
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        src = node.inputs[0]
+        a = top.wire(node.outputs[0], top.width(src), node.name)
+        b = top.wire(node.outputs[1], top.width(src), node.name)
+        top.body += top.inst("skl_fork", [f".DW({top.width(src)})"], top.ident(node.name),
+                             top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("a", a) + top.stream_ports("b", b))
+
+    @classmethod
+    def register_stages(cls, node: Node) -> int:
+        return 0
