@@ -68,9 +68,9 @@ def hls_dir(request):
     import os
     from pathlib import Path
 
-    from skipless.provenance import REPO_ROOT
+    from skipless import workspace
 
-    path = Path(request.config.getoption("--hls-dir") or REPO_ROOT / "build" / "hls-tests")
+    path = Path(request.config.getoption("--hls-dir") or workspace.current().build / "hls-tests")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         path = path / worker

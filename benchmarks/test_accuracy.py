@@ -15,7 +15,7 @@ ARTIFACTS = zoo.trained_artifacts()
 
 
 @pytest.mark.parametrize(
-    "artifact", ARTIFACTS or [pytest.param("none", marks=pytest.mark.skip(reason=f"no trained artifacts in {zoo.MODELS_DIR}"))]
+    "artifact", ARTIFACTS or [pytest.param("none", marks=pytest.mark.skip(reason=f"no trained artifacts in {zoo.models_folder()}"))]
 )
 def test_hardware_model_test_accuracy(artifact, dataset):
     from skipless.train.loop import evaluate

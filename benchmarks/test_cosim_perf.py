@@ -8,11 +8,11 @@ Results go to benchmarks/results/cosim.json and, as "cosim" records, to the resu
 import numpy as np
 import pytest
 
-from skipless import cosim, hls, rtl, zoo
+from skipless import cosim, hls, rtl, workspace, zoo
 from skipless.bench.store import make_record, save, update_json_rows
-from skipless.provenance import REPO_ROOT, provenance
+from skipless.provenance import provenance
 
-RESULTS = REPO_ROOT / "benchmarks" / "results" / "cosim.json"
+RESULTS = workspace.current().results / "cosim.json"
 VARIANTS = [f"r{d}-{s}-w8a8" for d in (8, 20) for s in ("skip", "noskip", "short")]
 
 

@@ -11,11 +11,11 @@ import time
 import numpy as np
 import pytest
 
-from skipless import hls, zoo
+from skipless import hls, workspace, zoo
 from skipless.bench.store import make_record, save, update_json_rows
-from skipless.provenance import REPO_ROOT, provenance
+from skipless.provenance import provenance
 
-RESULTS = REPO_ROOT / "benchmarks" / "results" / "csim_speed.json"
+RESULTS = workspace.current().results / "csim_speed.json"
 
 
 @pytest.mark.csim

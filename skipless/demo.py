@@ -10,12 +10,11 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from skipless import cosim, data, hls, rtl, zoo
+from skipless import cosim, data, zoo
+from skipless.flow import Build
 from skipless.fold import fold_batchnorm
 from skipless.resnet import count_adds
 from skipless.train import TrainConfig, TrainJob, run
@@ -24,7 +23,7 @@ TEACHER = "r8-skip-w8a8"
 STUDENT = "r8-noskip-w8a8"
 
 
-def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: str | Path = "runs/demo", n_cosim: int = 3) -> int:
+def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: str | Path = "runs/demo", n_cosim: int = 10) -> int:
     out = Path(out_dir)
     models = out / "models"
     ds = data.load("fashion_mnist")
@@ -51,27 +50,26 @@ def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: st
 
     print("[3/5] fold BatchNorm and convert the skip-less student with hls4ml (bit_exact=True)")
     hw = fold_batchnorm(student, zoo.card_arch(s_card))
-    project = hls.convert(hw, out / "hls" / s_card["id"], source={"id": s_card["id"]})
+    build = Build(hw, design_id=s_card["id"], folder=out / "hls" / s_card["id"], dataset=ds)
+    build.convert()
 
     print(f"[4/5] C-simulation of {n_csim} test images against QKeras")
-    x = ds.normalize(ds.x_test[:n_csim])
-    start = time.time()
-    result = hls.verify(hw, project, x)
-    seconds = time.time() - start
-    correct = (result.csim_outputs.reshape(n_csim, -1).argmax(axis=1) == ds.y_test[:n_csim]).mean()
-    print(f"      {result.summary()} ({n_csim / seconds:.1f} images/s)")
+    result = build.verify(n=n_csim)
+    rate = result.record["images"] / result.record["seconds"]
+    print(f"      {result.summary()} ({rate:.1f} images/s)")
     simulator = "verilator" if cosim.available("verilator") is None else "icarus"
-    print(f"[5/5] open RTL of the student, co-simulated with cocotb on {simulator} ({n_cosim} test images)")
-    design = rtl.generate(hls.stock_model(hw, project), project.path / "rtl")
-    xs = x[:n_cosim]
-    sim = cosim.cosim(design, xs, simulator=simulator)
-    rtl_exact = bool(np.array_equal(sim.outputs, hw.predict(xs, verbose=0).astype(np.float64)))
-    period = design.info["clock_period_ns"]
+    print(f"[5/5] open RTL of the student, co-simulated with cocotb on {simulator} ({n_cosim} test images, "
+          "random input gaps and output back-pressure)")
+    sim = build.cosim(n=n_cosim, settings=replace(build.settings.cosim, simulator=simulator))
+    rtl_exact = sim.bit_exact
+    period = build.rtl().info["clock_period_ns"]
+    interval = f"{sim.interval_cycles:.0f}" if sim.interval_cycles else "-"
     print(f"      bit-exact with QKeras: {rtl_exact}; latency {sim.latency_cycles} cycles = {sim.latency_us(period):.0f} us "
-          f"at {1000 / period:.0f} MHz, one image every {sim.interval_cycles:.0f} cycles ({sim.cycles_per_s:.0f} simulated cycles/s)")
+          f"at {1000 / period:.0f} MHz, one image every {interval} cycles ({sim.cycles_per_s:.0f} simulated cycles/s)")
     print()
     print(f"teacher {t_card['id']:24s} {count_adds(teacher)} skip additions  test accuracy {100 * t_card['metrics']['test_accuracy']:.2f}%")
     print(f"student {s_card['id']:24s} {count_adds(student)} skip additions  test accuracy {100 * s_card['metrics']['test_accuracy']:.2f}%")
-    print(f"student in C-simulation: {100 * correct:.2f}% on the first {n_csim} test images, bit-exact: {result.bit_exact}")
+    print(f"student in C-simulation: {100 * result.record['accuracy']:.2f}% on the first {n_csim} test images, "
+          f"bit-exact: {result.bit_exact}")
     print(f"student in RTL co-simulation ({simulator}): bit-exact on {n_cosim} images: {rtl_exact}")
     return 0 if result.bit_exact and rtl_exact else 1

@@ -9,11 +9,12 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# the code's own checkout (for its git commit), not where results go: that is the workspace
+SOURCE_DIR = Path(__file__).resolve().parent.parent
 TOOL_PACKAGES = ("tensorflow", "qkeras", "hls4ml", "numpy", "cocotb")
 
 
-def git_commit(root: Path = REPO_ROOT) -> str:
+def git_commit(root: Path = SOURCE_DIR) -> str:
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True

@@ -40,9 +40,14 @@ STAGE_CHANNELS = (16, 32, 64)
 BN_MOMENTUM = 0.9
 
 
+MAX_DEPTH = 1202  # the deepest CIFAR ResNet in He et al.; deeper ids are refused before anything is built
+
+
 def blocks_per_stage(depth: int) -> int:
     if depth < 8 or (depth - 2) % 6:
         raise SkiplessError(f"ResNet depth must be 6n+2 with n >= 1 (8, 20, 32, 44, 56, 110...), got {depth}")
+    if depth > MAX_DEPTH:
+        raise SkiplessError(f"ResNet depth {depth} is above {MAX_DEPTH}, the deepest CIFAR ResNet (He et al.): use a smaller depth")
     return (depth - 2) // 6
 
 

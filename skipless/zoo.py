@@ -26,12 +26,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from skipless import workspace
 from skipless.errors import SkiplessError
-from skipless.provenance import REPO_ROOT, provenance
+from skipless.provenance import provenance
 from skipless.quant import NAMED_SPECS, get_spec
 from skipless.resnet import DEPTHS, ResNetArch, block_skip_modes
 
-MODELS_DIR = REPO_ROOT / "models"
 SKIP_TOKENS = {"skip": "keep", "noskip": "remove", "short": "shorten"}
 GRID_QUANTS = tuple(NAMED_SPECS)
 CARD_VERSION = 1
@@ -100,8 +100,8 @@ def _sha256(path: Path) -> str:
 
 
 def models_folder(models_dir: Path | str | None = None) -> Path:
-    """``models_dir``, or the repository's models/ (looked up at call time, so tests can point it elsewhere)."""
-    return Path(models_dir) if models_dir is not None else MODELS_DIR
+    """``models_dir``, or the workspace's models/ (looked up at call time)."""
+    return Path(models_dir) if models_dir is not None else workspace.current().models
 
 
 def artifact_paths(artifact_id: str, models_dir: Path | None = None) -> tuple[Path, Path]:

@@ -348,11 +348,11 @@ def test_report_without_data_says_so(tmp_path):
 
 
 def test_report_reads_the_ablation_table(tmp_path):
-    from skipless.bench.report import ABLATION_JSON, write_report
+    from skipless.bench.report import ablation_json, write_report
 
-    index = write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", ABLATION_JSON)
+    index = write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", ablation_json())
     md = (index.parent / "report.md").read_text()
-    rows = json.loads(ABLATION_JSON.read_text())["rows"]
+    rows = json.loads(ablation_json().read_text())["rows"]
     first = rows[0]
     assert f"| r{first['depth']} | {first['quant']} | {first['method']} | {first['mean']:.2f} ± {first['std']:.2f} |" in md
     assert len(list(index.parent.glob("fig-ablation-*.png"))) == len({(r["depth"], r["quant"]) for r in rows})

@@ -33,13 +33,28 @@ def test_models_list_prints_the_grid(capsys):
     assert "r110-short-w16a16" in out and "r8-noskip-w4a4" in out
 
 
-def test_every_command_has_help():
-    parser = build_parser()
-    commands = [["models", "list"], ["models", "show"], ["data", "info"], ["train"], []]
+def _commands(parser, prefix=()):
+    """Every command path of the parser tree, e.g. ("grid", "train")."""
+    import argparse
+
+    yield prefix
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*prefix, name))
+
+
+def test_every_command_has_help_showing_defaults(capsys):
+    commands = list(_commands(build_parser()))
+    assert len(commands) >= 20  # all of them, not a sample
     for cmd in commands:
         with pytest.raises(SystemExit) as e:
-            parser.parse_args([*cmd, "--help"])
-        assert e.value.code == 0
+            build_parser().parse_args([*cmd, "--help"])
+        assert e.value.code == 0, cmd
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["cosim", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 0.2)" in text and "(default: verilator)" in text and "(default: Vitis)" in text
 
 
 def test_errors_are_one_line_without_traceback():

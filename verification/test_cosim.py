@@ -107,7 +107,7 @@ def test_outside_qkeras_model_through_the_public_api(tmp_path, simulator):
 
 
 def test_missing_simulators_say_what_to_install(monkeypatch, tmp_path):
-    import skipless.cosim.simulators as sims
+    import skipless.tools as sims
 
     monkeypatch.setenv("PATH", str(tmp_path))
     assert "apt-get install iverilog" in cosim.available("icarus")
@@ -120,7 +120,7 @@ def test_missing_simulators_say_what_to_install(monkeypatch, tmp_path):
 @pytest.mark.vendor
 def test_vendor_rtl_is_driven_by_the_same_testbench(dataset, hls_dir, simulator):
     from skipless.cosim.vendor import vendor_design
-    from skipless.synth import find_vendor_tool
+    from skipless.tools import find_vendor_tool
 
     model, project, _, what = _design("r8-skip-w8a8", dataset, hls_dir)
     if find_vendor_tool(project.settings.backend) is None:

@@ -120,7 +120,7 @@ def converted_project(tmp_path, with_reports=True) -> Path:
     (generated / "skipless_build.json").write_text(json.dumps({"content_hash": "c0ffee"}))
     settings = {"backend": "Vitis", "io_type": "io_stream", "part": "xc7z020clg400-1", "clock_period": CLOCK,
                 "strategy": "Resource", "reuse_factor": 16, "project_name": "myproject", "overrides": {}}
-    tracked = {"source": {"id": "r8-noskip-w8a8", "dataset": "fashion_mnist", "weights": "random, seed 0"},
+    tracked = {"source": {"id": "r8-noskip-w8a8", "dataset": "fashion_mnist", "weights": "random", "seed": 0},
                "settings": settings, "content_hash": "c0ffee"}
     (project / "skipless.yaml").write_text(yaml.safe_dump(tracked))
     return project

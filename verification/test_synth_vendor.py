@@ -7,7 +7,9 @@ import pytest
 
 from skipless import hls, zoo
 from skipless.errors import SkiplessError
-from skipless.synth import find_vendor_tool, hls_report_to_schema, validate, vendor_synth
+from skipless.hls.vendor import vendor_synth
+from skipless.synth import hls_report_to_schema, validate
+from skipless.tools import find_vendor_tool
 
 pytestmark = pytest.mark.synth
 

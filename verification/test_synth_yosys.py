@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from skipless.cli import main
+from skipless.cli.synth import resolve_target
 from skipless.errors import SkiplessError
+from skipless.rtl.design import library_text, write_files
 from skipless.synth import get_part, load_design, read_report, yosys_synth
-from skipless.synth.cli import resolve_target, saving
 from skipless.synth.parts import PARTS
+from skipless.synth.table import saving
 from skipless.synth.yosys import LOG_FILE
 
 pytestmark = pytest.mark.synth
@@ -33,18 +35,17 @@ requires_yosys = pytest.mark.skipif(
 )
 
 
-def make_design(folder: Path, fifo_depth: int = FIFO["depth"]) -> Path:
-    """A design folder as `skipless rtl` writes one: the stand-in Verilog and its design.json."""
-    folder.mkdir(parents=True)
-    for name in ("skipless_lib.v", "myproject.v"):
-        text = (STANDIN / name).read_text()
-        if name == "myproject.v" and fifo_depth != FIFO["depth"]:
-            text = text.replace(".DEPTH(1024), .AW(10)", f".DEPTH({fifo_depth}), .AW({max(fifo_depth - 1, 1).bit_length()})")
-        (folder / name).write_text(text)
+def make_design(folder: Path, fifo_depth: int = FIFO["depth"], top_text: str | None = None) -> Path:
+    """A design folder as `skipless rtl` writes one: the library, the stand-in top and design.json
+    (with the files' hashes, written by the generator's own writer)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = top_text or (STANDIN / "myproject.v").read_text()
+    if fifo_depth != FIFO["depth"]:
+        text = text.replace(".DEPTH(1024), .AW(10)", f".DEPTH({fifo_depth}), .AW({max(fifo_depth - 1, 1).bit_length()})")
     fifo = dict(FIFO, depth=fifo_depth, bits=fifo_depth * FIFO["width"])
-    design = {"top": "myproject", "files": ["skipless_lib.v", "myproject.v"], "clock_period_ns": CLOCK,
-              "content_hash": "stand-in", "fifos": [fifo], "layers": []}
-    (folder / "design.json").write_text(json.dumps(design))
+    info = {"id": folder.parent.name if folder.name == "rtl" else folder.name, "top": "myproject", "clock_period_ns": CLOCK,
+            "content_hash": "stand-in", "fifos": [fifo], "layers": []}
+    write_files(folder, {"skipless_lib.v": library_text(), "myproject.v": text}, info)
     return folder
 
 
@@ -131,8 +132,7 @@ def test_a_changed_design_or_family_is_synthesized_again(synthesized, tmp_path, 
     folder = copy_design(synthesized[0], tmp_path / "rtl")
     part = "xc7z020clg400-1"
     if change == "rtl":
-        with open(folder / "myproject.v", "a") as f:
-            f.write("// edited\n")
+        make_design(folder, top_text=(folder / "myproject.v").read_text() + "// changed\n")  # a new design
     else:
         part = "xczu9eg-ffvb1156-2-e"  # xcup, not xc7
     monkeypatch.setenv("PATH", "/nonexistent")  # the attempt to run Yosys shows the cache was not used
@@ -158,10 +158,18 @@ def test_unknown_part_lists_the_known_ones(tmp_path):
         "lut": 1728000, "ff": 3456000, "dsp": 12288, "bram18": 5376, "uram": 1280}
 
 
+def test_an_edited_design_is_refused_not_synthesized(synthesized, tmp_path, monkeypatch):
+    """A cached report must never stand for Verilog that changed after generation (a false pass)."""
+    folder = copy_design(synthesized[0], tmp_path / "rtl")
+    with open(folder / "myproject.v", "a") as f:
+        f.write("// edited by hand\n")
+    with pytest.raises(SkiplessError, match=r"changed since it was generated \(myproject.v \(edited\)\)"):
+        yosys_synth(folder, log=lambda _: None)
+
+
 @requires_yosys
 def test_yosys_failure_reports_the_end_of_its_log(tmp_path):
-    folder = make_design(tmp_path / "rtl")
-    (folder / "myproject.v").write_text("module myproject(input wire a, output wire b);\n  assign b = a +;\nendmodule\n")
+    folder = make_design(tmp_path / "rtl", top_text="module myproject(input wire a, output wire b);\n  assign b = a +;\nendmodule\n")
     with pytest.raises(SkiplessError, match=r"Yosys failed on .*full log in .*synth_yosys.log.*syntax error"):
         yosys_synth(folder, log=lambda _: None)
     assert "syntax error" in (folder / LOG_FILE).read_text()
@@ -174,7 +182,7 @@ def test_bad_design_folders_say_what_to_do(tmp_path):
         resolve_target("r8-skip-w8a8", "yosys", tmp_path)
     with pytest.raises(SkiplessError, match="not a variant id"):
         resolve_target("resnet-eight", "yosys", tmp_path)
-    with pytest.raises(SkiplessError, match="has no design.json: run `skipless rtl <id>` first"):
+    with pytest.raises(SkiplessError, match=r"design.json missing\): run `skipless rtl <id>` first"):
         load_design(tmp_path)
     folder = make_design(tmp_path / "rtl")
     (folder / "skipless_lib.v").unlink()

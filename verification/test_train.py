@@ -144,7 +144,7 @@ def test_rebuild_per_step_loses_the_optimizer_state(tiny, tmp_path):
 
 
 def test_kd_student_initialised_from_teacher_and_qat(tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setenv("SKIPLESS_HOME", str(tmp_path))
     teacher, card = run(TrainJob("r8-skip-float", "normal", tiny_config(epochs=1)), tiny, checkpoint_dir=tmp_path / "t", log=lambda s: None)
     zoo.save_artifact(teacher, card)
     student, scard = run(
@@ -162,7 +162,7 @@ def test_kd_student_initialised_from_teacher_and_qat(tiny, tmp_path, monkeypatch
 
 
 def test_bad_configs_fail_before_training(tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setenv("SKIPLESS_HOME", str(tmp_path))
     never = lambda s: pytest.fail(f"training started: {s}")  # noqa: E731
     with pytest.raises(SkiplessError, match="no model artifact 'r8-skip-float.normal'"):
         run(TrainJob("r8-noskip-float", "kd", tiny_config(), teacher="r8-skip-float.normal"), tiny, log=never)

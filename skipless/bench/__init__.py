@@ -9,5 +9,5 @@
 
 Modules: :mod:`~skipless.bench.store` (records, JSON files, SQLite history),
 :mod:`~skipless.bench.compare` (metric classes, tolerances, baselines), :mod:`~skipless.bench.report`
-and :mod:`~skipless.bench.plots` (the report; they need matplotlib), :mod:`~skipless.bench.cli`.
+and :mod:`~skipless.bench.plots` (the report; they need matplotlib).
 """

@@ -32,12 +32,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skipless import workspace
 from skipless.bench.store import check_record, latest, result_key, write_json
 from skipless.errors import SkiplessError
-from skipless.provenance import REPO_ROOT, provenance
+from skipless.provenance import provenance
 
-BASELINES_DIR = REPO_ROOT / "benchmarks" / "baselines"
-DEFAULT_BASELINE = BASELINES_DIR / "default.json"
+
+def default_baseline() -> Path:
+    """The workspace's benchmarks/baselines/default.json."""
+    return workspace.current().baselines / "default.json"
 BASELINE_VERSION = 1
 
 RESOURCE_TOKENS = ("lut", "ff", "dsp", "bram", "ramb18", "ramb36", "uram", "carry", "fifo", "srl", "lutram", "mux")
@@ -188,7 +191,7 @@ def compare(current_records: list[dict], baseline: dict | list[dict], baseline_p
 
 
 def load_baseline(path: str | Path | None = None) -> dict:
-    path = Path(path or DEFAULT_BASELINE)
+    path = Path(path or default_baseline())
     if not path.exists():
         raise SkiplessError(f"no baseline {path}: create it from the current results with 'skipless bench baseline --update'")
     try:
@@ -212,7 +215,7 @@ def update_baseline(records: list[dict], path: str | Path | None = None, prune: 
     """Rewrite the baseline with the newest record per identity from ``records``. Baseline records with no
     new result are kept (a night without the vendor machine must not drop its rows) unless ``prune``.
     Returns a summary: {"updated": [...keys], "kept": [...], "path": Path}."""
-    path = Path(path or DEFAULT_BASELINE)
+    path = Path(path or default_baseline())
     if not records:
         raise SkiplessError("no results to make a baseline from: run the benchmarks first (pytest benchmarks)")
     old = latest(load_baseline(path)["records"]) if path.exists() else {}

@@ -20,6 +20,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from skipless import workspace
 from skipless.bench import plots
 from skipless.bench.compare import ACCURACY, AGREEMENT, LATENCY, RESOURCE, metric_class
 from skipless.bench.store import (
@@ -33,13 +34,16 @@ from skipless.bench.store import (
     setting,
 )
 from skipless.errors import SkiplessError
-from skipless.provenance import REPO_ROOT, git_commit
+from skipless.provenance import git_commit
 
-REPORT_DIR = REPO_ROOT / "benchmarks" / "reports" / "latest"
-ABLATION_JSON = REPO_ROOT / "benchmarks" / "results" / "ablation.json"
 NO_DATA = "No data yet"
 MAX_HISTORY_FIGURES = 16
 SKIP_TOKENS = ("skip", "noskip", "short")
+
+
+def ablation_json() -> Path:
+    """The training ablation's table in the workspace (benchmarks/results/ablation.json)."""
+    return workspace.current().results / "ablation.json"
 
 
 class Section:
@@ -351,7 +355,7 @@ def to_html(title: str, meta: list[str], sections: list[Section]) -> str:
 def _shown(path: Path) -> str:
     """``path`` relative to the repository when it lies inside it (so a committed report names no home folder)."""
     try:
-        return str(path.resolve().relative_to(REPO_ROOT))
+        return str(path.resolve().relative_to(workspace.current().root))
     except ValueError:
         return str(path)
 
@@ -360,9 +364,9 @@ def write_report(out: str | Path | None = None, results: str | Path | None = Non
                  ablation: str | Path | None = None) -> Path:
     """Build the report from the results folder, the history database and the ablation table; returns
     ``<out>/index.html`` (``report.md`` and the figures lie next to it)."""
-    out = Path(out or REPORT_DIR)
+    out = Path(out or workspace.current().reports)
     folder, db = results_dir(results), history_db(history)
-    ablation_path = Path(ablation or ABLATION_JSON)
+    ablation_path = Path(ablation or ablation_json())
     records = load_results(folder)
     rows = []
     if db.exists():

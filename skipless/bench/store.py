@@ -31,14 +31,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from skipless import workspace
 from skipless.errors import SkiplessError
-from skipless.provenance import REPO_ROOT, provenance
+from skipless.provenance import provenance
 
 KINDS = ("accuracy", "csim", "cosim", "synth", "train")
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results" / "runs"
-HISTORY_DB = REPO_ROOT / "benchmarks" / "results" / "history.sqlite"
-RESULTS_ENV = "SKIPLESS_RESULTS_DIR"
-HISTORY_ENV = "SKIPLESS_HISTORY_DB"
 RUN_ID_ENV = "SKIPLESS_RUN_ID"
 IDENTITY_PARAMS = (
     "method", "dataset", "test_images", "flow", "tool", "simulator", "backend", "part", "io_type", "strategy",
@@ -50,12 +47,12 @@ _RUN_ID: str | None = None
 
 def results_dir(path: str | Path | None = None) -> Path:
     """``path``, else ``$SKIPLESS_RESULTS_DIR``, else benchmarks/results/runs/."""
-    return Path(path or os.environ.get(RESULTS_ENV) or RESULTS_DIR)
+    return Path(path) if path else workspace.current().result_records
 
 
 def history_db(path: str | Path | None = None) -> Path:
     """``path``, else ``$SKIPLESS_HISTORY_DB``, else benchmarks/results/history.sqlite."""
-    return Path(path or os.environ.get(HISTORY_ENV) or HISTORY_DB)
+    return Path(path) if path else workspace.current().history_db
 
 
 def run_id() -> str:

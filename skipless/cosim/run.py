@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from skipless.cosim.simulators import simulator_env
 from skipless.errors import SkiplessError
 from skipless.fileio import exclusive, sha256_file, write_json
 from skipless.fixed import FixedType
 from skipless.rtl.design import RTLDesign
+from skipless.tools import simulator_env
 
 TB_MODULE = "skipless.cosim.tb"
 

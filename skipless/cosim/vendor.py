@@ -15,8 +15,9 @@ from pathlib import Path
 
 from skipless.errors import SkiplessError
 from skipless.fileio import sha256_file, write_json
+from skipless.hls.vendor import vendor_synth
 from skipless.rtl.design import DESIGN_FILE, RTLDesign, _interface, network_of
-from skipless.synth.vendor import VENDOR_TOOLS, find_vendor_tool, vendor_synth
+from skipless.tools import VENDOR_TOOLS, find_vendor_tool
 
 VENDOR_DIR = "rtl_vendor"
 

@@ -62,17 +62,57 @@ class RTLDesign:
             )
         return self
 
+    @property
+    def design_id(self) -> str:
+        return self.info.get("id") or self.info.get("network") or self.top
+
     @classmethod
     def load(cls, path, verify: bool = True) -> RTLDesign:
+        """Read and check ``design.json`` (top, files inside the folder, clock, FIFOs) and, unless
+        ``verify`` is False, that every file is what the generator wrote. The one reader of design.json."""
         path = Path(path)
+        if not path.is_dir():
+            raise SkiplessError(f"no RTL design folder at {path}: run `skipless rtl <id>` first")
         try:
             info = json.loads((path / DESIGN_FILE).read_text())
         except FileNotFoundError:
             raise SkiplessError(f"{path} holds no open RTL design ({DESIGN_FILE} missing): run `skipless rtl <id>` first") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise SkiplessError(f"{path / DESIGN_FILE} is corrupt ({e}): regenerate it with `skipless rtl <id>`") from None
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise _design_error(path, f"unreadable ({e})") from None
+        _check_structure(path, info)
         design = cls(path, info["top"], info)
         return design.verify() if verify else design
+
+
+def _design_error(path: Path, what: str) -> SkiplessError:
+    return SkiplessError(f"{path / DESIGN_FILE}: {what}; regenerate the design with `skipless rtl <id>`")
+
+
+def _check_structure(path: Path, info) -> None:
+    if not isinstance(info, dict):
+        raise _design_error(path, "not a JSON object")
+    if not isinstance(info.get("top"), str) or not info["top"]:
+        raise _design_error(path, "no 'top' module name")
+    files = info.get("files")
+    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
+        raise _design_error(path, "'files' must be a non-empty list of Verilog file names")
+    vendor = info.get("flow") == "vendor"  # the vendor's RTL stays in the hls project, referenced from here
+    for name in files:
+        if not vendor and (Path(name).is_absolute() or ".." in Path(name).parts):
+            raise _design_error(path, f"file {name!r} is outside the design folder")
+        if not (path / name).is_file():
+            raise _design_error(path, f"lists {name}, which is missing")
+    clock = info.get("clock_period_ns")
+    if not isinstance(clock, (int, float)) or isinstance(clock, bool) or clock <= 0:
+        raise _design_error(path, f"'clock_period_ns' must be a positive number, got {clock!r}")
+    fifos = info.get("fifos", [])
+    if not isinstance(fifos, list):
+        raise _design_error(path, "'fifos' must be a list")
+    for fifo in fifos:
+        ok = isinstance(fifo, dict) and isinstance(fifo.get("name"), str)
+        ok = ok and all(isinstance(fifo.get(k), int) and fifo[k] >= 0 for k in ("depth", "width", "bits"))
+        if not ok:
+            raise _design_error(path, f"FIFO entry {fifo!r} needs name, depth, width, bits (non-negative integers)")
 
 
 def _interface(net: Network, port: str, stream: str) -> dict:
@@ -122,12 +162,28 @@ def network_of(source, name: str = "myproject") -> Network:
     return from_hls4ml(graph, name)
 
 
-def generate(source, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print) -> RTLDesign:
-    """Write the open RTL of an hls4ml graph (or project) into ``out_dir`` (replaced atomically)."""
-    return write_design(network_of(source, ident(top)), out_dir, settings, top, log)
+def generate(source, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print,
+             design_id: str | None = None) -> RTLDesign:
+    """Write the open RTL of an hls4ml graph (or project) into ``out_dir``. Without ``settings`` the
+    design runs at the project's clock (an HLSProject's, or the graph's own)."""
+    if settings is None:
+        settings = RTLSettings(clock_period_ns=_clock_of(source))
+    return write_design(network_of(source, ident(top)), out_dir, settings, top, log, design_id)
 
 
-def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print) -> RTLDesign:
+def _clock_of(source) -> float:
+    project_settings = getattr(source, "settings", None)
+    if project_settings is not None and hasattr(project_settings, "clock_period"):
+        return float(project_settings.clock_period)
+    graph = getattr(source, "hls_model", source)
+    try:
+        return float(graph.config.get_config_value("ClockPeriod"))
+    except (AttributeError, TypeError, ValueError):
+        return RTLSettings().clock_period_ns
+
+
+def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print,
+                 design_id: str | None = None) -> RTLDesign:
     """Plan, emit and write a Network's RTL; an unchanged design (same content hash) is not rewritten."""
     settings = settings or RTLSettings()
     top = ident(top)
@@ -135,6 +191,7 @@ def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top
     text, streams = emit(net, p, top)
     lib = library_text()
     info = describe(net, p, settings, streams, top)
+    info["id"] = design_id or net.name
     info["content_hash"] = hashlib.sha256((lib + text + json.dumps(info, sort_keys=True, default=str)).encode()).hexdigest()
     info["generator_version"] = GENERATOR_VERSION
     texts = {LIBRARY: lib, f"{top}.v": text}
@@ -142,7 +199,7 @@ def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top
     with exclusive(out, "RTL design", wait=True):
         try:
             old = RTLDesign.load(out, verify=False)
-            if old.info.get("content_hash") == info["content_hash"] and not old.stale_files():
+            if old.info.get("content_hash") == info["content_hash"] and old.info.get("id") == info["id"] and not old.stale_files():
                 return old
         except SkiplessError:
             pass
@@ -166,7 +223,7 @@ def write_files(out: Path, texts: dict[str, str], info: dict) -> RTLDesign:
 
 def lint(design: RTLDesign) -> str:
     """``verilator --lint-only -Wall`` on the design; returns its output, raises on any warning."""
-    from skipless.cosim.simulators import verilator_env
+    from skipless.tools import verilator_env
 
     env = verilator_env()
     cmd = ["verilator", "--lint-only", "-Wall", "--top-module", design.top, *map(str, design.files)]

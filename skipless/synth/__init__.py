@@ -9,22 +9,16 @@
 from skipless.synth.parts import DEFAULT_PART, PARTS, Part, get_part
 from skipless.synth.report import read_report, validate, write_report
 from skipless.synth.vendor import (
-    VENDOR_TOOLS,
-    find_vendor_tool,
     hls_report_to_schema,
     read_hls_reports,
     vendor_flow,
-    vendor_synth,
 )
-from skipless.synth.yosys import find_yosys, load_design, yosys_synth
+from skipless.synth.yosys import load_design, yosys_synth
 
 __all__ = [
     "DEFAULT_PART",
     "PARTS",
     "Part",
-    "VENDOR_TOOLS",
-    "find_vendor_tool",
-    "find_yosys",
     "get_part",
     "hls_report_to_schema",
     "load_design",
@@ -32,7 +26,6 @@ __all__ = [
     "read_report",
     "validate",
     "vendor_flow",
-    "vendor_synth",
     "write_report",
     "yosys_synth",
 ]

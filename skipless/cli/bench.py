@@ -1,14 +1,15 @@
-"""``skipless bench compare|baseline`` and ``skipless report``: thin commands over skipless.bench."""
+"""``skipless bench compare|baseline|ingest`` and ``skipless report``: thin commands over skipless.bench."""
 
 from __future__ import annotations
 
 import argparse
 
+from skipless.cli.common import add_parser
 from skipless.errors import SkiplessError
 
 
 def cmd_bench_compare(args) -> int:
-    from skipless.bench.compare import DEFAULT_BASELINE, compare, load_baseline
+    from skipless.bench.compare import compare, default_baseline, load_baseline
     from skipless.bench.store import load_results, results_dir
 
     folder = results_dir(args.results)
@@ -17,7 +18,7 @@ def cmd_bench_compare(args) -> int:
         raise SkiplessError(f"no result records in {folder}: run the benchmarks first (pytest benchmarks) "
                             "or pass --results DIR")
     baseline = load_baseline(args.baseline)
-    comparison = compare(records, baseline, baseline_path=args.baseline or DEFAULT_BASELINE)
+    comparison = compare(records, baseline, baseline_path=args.baseline or default_baseline())
     print(comparison.table())
     if comparison.failed:
         print(f"FAILED: {len(comparison.regressions)} metric(s) regressed beyond tolerance")
@@ -26,10 +27,10 @@ def cmd_bench_compare(args) -> int:
 
 
 def cmd_bench_baseline(args) -> int:
-    from skipless.bench.compare import DEFAULT_BASELINE, baseline_keys, load_baseline, update_baseline
+    from skipless.bench.compare import baseline_keys, default_baseline, load_baseline, update_baseline
     from skipless.bench.store import load_results, results_dir
 
-    path = args.baseline or DEFAULT_BASELINE
+    path = args.baseline or default_baseline()
     if not args.update:
         data = load_baseline(path)
         print(f"{path}: {len(data['records'])} record(s)")
@@ -66,32 +67,31 @@ def cmd_report(args) -> int:
     return 0
 
 
-def add_bench_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``bench`` (compare, baseline) and ``report`` to the ``skipless`` parser's subcommands."""
-    from skipless.bench.store import HISTORY_ENV, RESULTS_ENV
-
-    results_help = f"folder of result JSON files (default: ${RESULTS_ENV} or benchmarks/results/runs)"
-    bench = sub.add_parser("bench", help="compare benchmark results with the baseline; update the baseline")
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``bench`` (compare, baseline, ingest) and ``report`` to the ``skipless`` parser's subcommands."""
+    results_help = "folder of result JSON files (default: $SKIPLESS_RESULTS_DIR or the workspace's benchmarks/results/runs)"
+    history_help = "SQLite history (default: $SKIPLESS_HISTORY_DB or the workspace's benchmarks/results/history.sqlite)"
+    bench = add_parser(sub, "bench", "compare benchmark results with the baseline; update the baseline")
     bsub = bench.add_subparsers(dest="bench_command", required=True)
-    p = bsub.add_parser("compare", help="diff the latest results against the baseline; exit 1 on a regression")
+    p = add_parser(bsub, "compare", "diff the latest results against the baseline; exit 1 on a regression")
     p.add_argument("--results", help=results_help)
     p.add_argument("--baseline", help="baseline JSON (default: benchmarks/baselines/default.json)")
     p.set_defaults(func=cmd_bench_compare)
-    p = bsub.add_parser("baseline", help="show the baseline, or rewrite it (--update) from the latest results")
+    p = add_parser(bsub, "baseline", "show the baseline, or rewrite it (--update) from the latest results")
     p.add_argument("--update", action="store_true", help="rewrite the baseline from the latest result per case")
     p.add_argument("--prune", action="store_true", help="with --update: drop baseline records with no new result")
     p.add_argument("--results", help=results_help)
     p.add_argument("--baseline", help="baseline JSON (default: benchmarks/baselines/default.json)")
     p.set_defaults(func=cmd_bench_baseline)
-    p = bsub.add_parser("ingest", help="add synthesis reports (synth_<flow>.json) to the results store and history")
+    p = add_parser(bsub, "ingest", "add synthesis reports (synth_<flow>.json) to the results store and history")
     p.add_argument("reports", nargs="+", help="synth_<flow>.json files written by 'skipless synth'")
     p.add_argument("--results", help=results_help)
-    p.add_argument("--history", help=f"SQLite history (default: ${HISTORY_ENV} or benchmarks/results/history.sqlite)")
+    p.add_argument("--history", help=history_help)
     p.set_defaults(func=cmd_bench_ingest)
 
-    p = sub.add_parser("report", help="write the benchmark report (report.md, index.html, plots)")
+    p = add_parser(sub, "report", "write the benchmark report (report.md, index.html, plots)")
     p.add_argument("--results", help=results_help)
-    p.add_argument("--history", help=f"SQLite history (default: ${HISTORY_ENV} or benchmarks/results/history.sqlite)")
+    p.add_argument("--history", help=history_help)
     p.add_argument("--ablation", help="ablation table JSON (default: benchmarks/results/ablation.json)")
     p.add_argument("--out", help="output folder (default: benchmarks/reports/latest)")
     p.set_defaults(func=cmd_report)

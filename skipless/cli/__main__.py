@@ -1,0 +1,5 @@
+import sys
+
+from skipless.cli import main
+
+sys.exit(main())

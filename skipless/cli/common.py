@@ -1,0 +1,175 @@
+"""Options and checks shared by the commands, and the one place argparse values become typed settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from skipless.errors import SkiplessError
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help texts that show every option's default (those with one)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
+def add_parser(sub, name: str, help: str, **kw) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=kw.pop("description", help), formatter_class=Formatter, **kw)
+
+
+# ---------------------------------------------------------------- value checks (one-line errors)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def image_count(text: str) -> int | str:
+    """A positive number of test images or 'all'."""
+    if text.strip().lower() == "all":
+        return "all"
+    return positive_int(text)
+
+
+def int_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(item) for item in text.split(",")]
+    except ValueError:
+        raise SkiplessError(f"{option} takes comma-separated integers, like 2,1,0; got {text!r}") from None
+
+
+def emit_json(data) -> None:
+    print(json.dumps(data, indent=1, default=str))
+
+
+# ---------------------------------------------------------------- option groups
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    from skipless.data import DATASETS, DEFAULT_DATASET
+
+    p.add_argument("--dataset", default=DEFAULT_DATASET, choices=DATASETS, help="dataset")
+    p.add_argument("--data-dir", help="folder (or CIFAR-10 .tar.gz) holding the dataset files")
+
+
+def add_hls_args(p: argparse.ArgumentParser) -> None:
+    from skipless.hls.project import BACKENDS, IO_TYPES, STRATEGIES, HLSSettings
+
+    d = HLSSettings()
+    p.add_argument("--backend", choices=BACKENDS, default=d.backend, help="hls4ml backend")
+    p.add_argument("--io-type", choices=IO_TYPES, default=d.io_type, help="hls4ml I/O type")
+    p.add_argument("--part", default=d.part, help="FPGA part (the Pynq-Z2's by default)")
+    p.add_argument("--clock-period", type=positive_float, default=d.clock_period, help="ns (6.667 = 150 MHz)")
+    p.add_argument("--strategy", choices=STRATEGIES, default=d.strategy, help="hls4ml strategy")
+    p.add_argument("--reuse-factor", type=positive_int, default=d.reuse_factor, help="hls4ml reuse factor")
+    p.add_argument("--weight-seed", type=int, default=0, help="weight seed for variant ids (random weights)")
+    p.add_argument("--projects-dir", help="where projects go (default: the workspace's hls_projects/)")
+    add_data_args(p)
+
+
+def add_rtl_args(p: argparse.ArgumentParser) -> None:
+    from skipless.rtl.schedule import DEFAULT_CYCLES_PER_LAYER
+
+    p.add_argument("--cycles-per-layer", type=positive_int, default=DEFAULT_CYCLES_PER_LAYER,
+                   help="parallelism target: each conv finishes an image within this many cycles")
+    p.add_argument("--macs-per-cycle", help="per-layer parallelism, e.g. s1b1_conv1=64,fc=2 (PI x PO)")
+
+
+def add_cosim_args(p: argparse.ArgumentParser) -> None:
+    from skipless.flow import CosimSettings
+    from skipless.tools import SIMULATORS
+
+    d = CosimSettings()
+    p.add_argument("--sim", choices=SIMULATORS, default=d.simulator, help="RTL simulator")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the random gaps and back-pressure")
+    p.add_argument("--gap", type=probability, default=d.gap_prob, help="probability of a gap before each input beat")
+    p.add_argument("--stall", type=probability, default=d.stall_prob, help="probability of output back-pressure per cycle")
+
+
+def parse_macs(text: str | None) -> dict:
+    out = {}
+    for item in filter(None, (text or "").split(",")):
+        name, _, value = item.partition("=")
+        if not value.strip().isdigit() or int(value) < 1:
+            raise SkiplessError(f"--macs-per-cycle wants layer=N pairs with N >= 1, got {item!r}")
+        out[name.strip()] = int(value)
+    return out
+
+
+def build_settings(args):
+    """The typed settings of a build from the hls/rtl/cosim options a command has."""
+    from skipless.flow import BuildSettings, CosimSettings
+    from skipless.hls.project import HLSSettings
+    from skipless.rtl.schedule import RTLSettings
+
+    hls = HLSSettings(backend=args.backend, io_type=args.io_type, part=args.part, clock_period=args.clock_period,
+                      strategy=args.strategy, reuse_factor=args.reuse_factor)
+    rtl = None
+    if hasattr(args, "cycles_per_layer"):
+        rtl = RTLSettings(cycles_per_layer=args.cycles_per_layer, macs_per_cycle=parse_macs(args.macs_per_cycle),
+                          clock_period_ns=args.clock_period)
+    cosim = CosimSettings()
+    if hasattr(args, "sim"):
+        cosim = CosimSettings(simulator=args.sim, seed=args.seed, gap_prob=args.gap, stall_prob=args.stall)
+    return BuildSettings(hls=hls, rtl=rtl, cosim=cosim, dataset=args.dataset, data_dir=args.data_dir, weight_seed=args.weight_seed)
+
+
+def make_build(design_id: str, args, dataset=None):
+    from pathlib import Path
+
+    from skipless.flow import Build
+
+    folder = Path(args.projects_dir) / design_id if args.projects_dir else None
+    return Build(design_id, build_settings(args), folder=folder, dataset=dataset)
+
+
+def load_dataset(args):
+    from skipless import data
+
+    return data.load(args.dataset, args.data_dir)
+
+
+def quiet_broken_pipe() -> None:
+    """After the reader of our output went away (``skipless ... | head``): exit without a traceback."""
+    import os
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

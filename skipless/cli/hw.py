@@ -1,0 +1,116 @@
+"""``skipless convert``, ``csim``, ``rtl`` and ``cosim``: the hardware steps of a build (skipless.flow)."""
+
+from __future__ import annotations
+
+from skipless.cli.common import (
+    add_cosim_args,
+    add_hls_args,
+    add_parser,
+    add_rtl_args,
+    emit_json,
+    image_count,
+    load_dataset,
+    make_build,
+    positive_int,
+)
+
+
+def cmd_convert(args) -> int:
+    ds = load_dataset(args)
+    for design_id in args.ids:
+        make_build(design_id, args, ds).convert()
+    return 0
+
+
+def cmd_csim(args) -> int:
+    build = make_build(args.id, args, load_dataset(args))
+    result = build.verify(n=args.n, workers=args.workers)
+    record = result.record
+    if args.json:
+        emit_json(record)
+    else:
+        print(f"{args.id}: {result.summary()}")
+        rate = record["images"] / record["seconds"] if record["seconds"] else 0.0
+        print(f"  C-sim accuracy {100 * record['accuracy']:.2f}% on {record['images']} {build.dataset.name} test images; "
+              f"{rate:.1f} images/s")
+    return 0 if result.bit_exact else 1
+
+
+def cmd_rtl(args) -> int:
+    from skipless import rtl
+
+    ds = load_dataset(args)
+    for design_id in args.ids:
+        design = make_build(design_id, args, ds).rtl()
+        info = design.info
+        print(f"{design_id}: {design.path}/{design.top}.v  {info['macs_per_cycle']} MACs/cycle, "
+              f"~{info['estimated_interval_cycles']} cycles/image")
+        for f in info["fifos"]:
+            print(f"  skip FIFO {f['name']}: depth {f['depth']} x {f['width']} bits = {f['bits']} bits (lead {f['lead']} beats)")
+        if args.lint:
+            rtl.lint(design)
+            print("  verilator --lint-only -Wall: clean")
+    return 0
+
+
+def _print_cosim(design_id: str, result, design, args) -> None:
+    r = result.record
+    print(f"{design_id} ({args.rtl} RTL, {args.sim}): {r['bit_exact_images']}/{r['images']} images bit-exact with QKeras"
+          + (f"; first mismatch at image {r['first_mismatch']}" if "first_mismatch" in r else ""))
+    if design.info.get("fifos"):
+        print(f"  skip FIFOs: {', '.join(str(f['depth']) for f in design.info['fifos'])} beats deep, "
+              f"{sum(f['bits'] for f in design.info['fifos'])} bits")
+    period = design.info["clock_period_ns"]
+    interval = f"{r['interval_cycles']:.0f} cycles" if r["interval_cycles"] else "n/a (one image)"
+    print(f"  latency {r['latency_cycles']} cycles = {r['latency_us']} us at {1000 / period:.0f} MHz; interval {interval}")
+    print(f"  {args.sim}: {r['cycles']} cycles in {r['wall_s']} s = {r['cycles_per_s']:.0f} cycles/s, "
+          f"{r['images_per_s']:.3f} images/s (build {r['build_s']} s); gaps {args.gap}, back-pressure {args.stall}, seed {args.seed}")
+
+
+def cmd_cosim(args) -> int:
+    ds = load_dataset(args)
+    records, ok = [], True
+    for design_id in args.ids:
+        build = make_build(design_id, args, ds)
+        design = build.vendor_rtl() if args.rtl == "vendor" else build.rtl()
+        result = build.cosim(n=args.n, design=design)
+        records.append(result.record)
+        ok = ok and result.bit_exact
+        if not args.json:
+            _print_cosim(design_id, result, design, args)
+    if args.json:
+        emit_json(records)
+    return 0 if ok else 1
+
+
+def register(sub) -> None:
+    p = add_parser(sub, "convert", "convert models into bit-exact hls4ml projects under hls_projects/<id>/")
+    p.add_argument("ids", nargs="+", help="trained artifacts (r8-skip-w8a8.normal) or variant ids (random weights)")
+    add_hls_args(p)
+    p.set_defaults(func=cmd_convert)
+
+    p = add_parser(sub, "csim", "C-simulate a model's hls4ml project and compare it bit for bit with QKeras")
+    p.add_argument("id", help="trained artifact or variant id")
+    p.add_argument("--n", type=image_count, default=100, help="test images to simulate (or 'all')")
+    p.add_argument("--workers", type=positive_int, help="processes (default: one per core)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_hls_args(p)
+    p.set_defaults(func=cmd_csim)
+
+    p = add_parser(sub, "rtl", "write the open RTL (Verilog) of models into hls_projects/<id>/rtl/")
+    p.add_argument("ids", nargs="+", help="trained artifacts (r8-skip-w8a8.normal) or variant ids (random weights)")
+    p.add_argument("--lint", action="store_true", help="also run verilator --lint-only -Wall")
+    add_rtl_args(p)
+    add_hls_args(p)
+    p.set_defaults(func=cmd_rtl)
+
+    p = add_parser(sub, "cosim", "co-simulate models' RTL and compare it bit for bit with QKeras; writes "
+                   "hls_projects/<id>/rtl/cosim.json (latency, interval) for `skipless synth`")
+    p.add_argument("ids", nargs="+", help="trained artifacts or variant ids")
+    p.add_argument("--n", type=image_count, default=10, help="test images to stream (or 'all')")
+    p.add_argument("--rtl", choices=("open", "vendor"), default="open", help="open RTL, or the Vitis/Vivado HLS RTL")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_cosim_args(p)
+    add_rtl_args(p)
+    add_hls_args(p)
+    p.set_defaults(func=cmd_cosim)

@@ -1,0 +1,247 @@
+"""The typed build: one design from a model to its results, step by step.
+
+    build = Build("r8-skip-w8a8.normal")            # an artifact id, a variant id, or any QKeras model
+    build.convert()                                  # hls4ml project   -> hls_projects/<id>/
+    build.verify(n=100)                              # C-sim vs QKeras  -> hls_projects/<id>/csim.json
+    build.rtl()                                      # open RTL         -> hls_projects/<id>/rtl/
+    build.cosim(n=50)                                # RTL vs QKeras    -> hls_projects/<id>/rtl/cosim.json
+    build.synth("yosys")                             # resources        -> hls_projects/<id>/rtl/synth_yosys.json
+
+Each step does its work through the stage's own API (:mod:`skipless.hls`, :mod:`skipless.rtl`,
+:mod:`skipless.cosim`, :mod:`skipless.synth`), writes its artifact and its record whoever calls it
+(the CLI, the demo, a test or a benchmark), and is cached by that stage (content hashes). Results go
+to the workspace's results store when ``record=True``. Settings are typed (:class:`BuildSettings`);
+no argparse Namespace reaches below the CLI.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from skipless import workspace as workspace_mod
+from skipless.errors import SkiplessError
+from skipless.fileio import write_json
+from skipless.hls.project import HLSSettings
+from skipless.rtl.schedule import RTLSettings
+
+CSIM_RECORD = "csim.json"
+COSIM_RECORD = "cosim.json"
+
+
+@dataclass
+class CosimSettings:
+    """How a co-simulation streams images: simulator, seeded random input gaps and output
+    back-pressure (on by default, so that every run exercises the handshakes), stall watchdog."""
+
+    simulator: str = "verilator"
+    seed: int = 0
+    gap_prob: float = 0.2
+    stall_prob: float = 0.3
+    watchdog_cycles: int | None = None
+
+    def __post_init__(self):
+        for name in ("gap_prob", "stall_prob"):
+            value = getattr(self, name)
+            if not (0.0 <= value < 1.0):  # also refuses NaN
+                raise SkiplessError(f"{name} must be in [0, 1), got {value}")
+
+
+@dataclass
+class BuildSettings:
+    hls: HLSSettings = field(default_factory=HLSSettings)
+    rtl: RTLSettings | None = None  # None: defaults, at the hls project's clock
+    cosim: CosimSettings = field(default_factory=CosimSettings)
+    dataset: str = "fashion_mnist"
+    data_dir: str | None = None
+    weight_seed: int = 0  # variant ids (no trained artifact) get seeded random weights
+
+
+class Build:
+    """One design's build: ``model_or_id`` is a trained artifact id (``r8-skip-w8a8.normal``), a variant id
+    (``r20-noskip-w8a8``: seeded random weights, BN calibrated on real images) or a QKeras model (then
+    ``design_id`` names it; default: the model's name)."""
+
+    def __init__(self, model_or_id, settings: BuildSettings | None = None, workspace: workspace_mod.Workspace | None = None,
+                 folder: Path | str | None = None, design_id: str | None = None, dataset=None, log=print):
+        self.settings = settings or BuildSettings()
+        self.workspace = workspace or workspace_mod.current()
+        self.log = log
+        self._given_model = None
+        if isinstance(model_or_id, str):
+            from skipless import zoo
+
+            self.vid = zoo.parse_id(model_or_id)
+            self.design_id = design_id or model_or_id
+        else:
+            self.vid = None
+            self._given_model = model_or_id
+            self.design_id = design_id or model_or_id.name
+        self.folder = Path(folder) if folder is not None else self.workspace.project(self.design_id)
+        self._dataset = dataset
+        self._project = None
+        self._design = None
+
+    # ---------------------------------------------------------------- inputs
+
+    @property
+    def dataset(self):
+        if self._dataset is None:
+            from skipless import data
+
+            self._dataset = data.load(self.settings.dataset, self.settings.data_dir)
+        return self._dataset
+
+    @cached_property
+    def model(self):
+        """The BN-folded hardware model that hls4ml converts and everything is compared with."""
+        if self._given_model is not None:
+            return self._given_model
+        from skipless import zoo
+
+        return zoo.hardware_model(str(self.vid), self.dataset, seed=self.settings.weight_seed)
+
+    @property
+    def source(self) -> dict:
+        """Where the weights come from (recorded with the project; the vendor flow rebuilds from it)."""
+        if self.vid is None:
+            return {"id": self.design_id, "weights": "given", "model": self.model.name}
+        trained = self.vid.method is not None
+        return {"id": self.design_id, "dataset": self.settings.dataset, "weights": "trained" if trained else "random",
+                "seed": None if trained else self.settings.weight_seed}
+
+    def test_images(self, n: int | str) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` test images (normalized) and labels; ``n="all"`` is the whole test set."""
+        ds = self.dataset
+        count = check_count(n, len(ds.x_test))
+        return ds.normalize(ds.x_test[:count]), ds.y_test[:count]
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        """QKeras outputs (float64: exact fixed-point values)."""
+        return self.model.predict(x, verbose=0, batch_size=256).astype(np.float64)
+
+    # ---------------------------------------------------------------- steps
+
+    def convert(self):
+        """The bit-exact hls4ml project (cached by content hash, files verified)."""
+        if self._project is None:
+            from skipless import hls
+
+            project = hls.convert(self.model, self.folder, source=self.source, log=self.log, **self.settings.hls.to_dict())
+            if not project.built:
+                self.log(f"{self.design_id}: up to date in {project.path} (content hash {project.content_hash[:12]})")
+            self._project = project
+        return self._project
+
+    def verify(self, n: int | str = 100, x: np.ndarray | None = None, y: np.ndarray | None = None, workers: int | None = None):
+        """C-simulation against QKeras on ``n`` test images (or ``x``); writes ``csim.json``."""
+        from skipless import hls
+
+        if x is None:
+            x, y = self.test_images(n)
+        project = self.convert()
+        start = time.time()
+        result = hls.verify(self.model, project, x, workers=workers)
+        seconds = time.time() - start
+        record = {"id": self.design_id, "images": len(x), "bit_exact_images": result.n_equal, "bit_exact": result.bit_exact,
+                  "max_abs_diff": result.max_abs_diff, "seconds": round(seconds, 2), "content_hash": project.content_hash}
+        if y is not None:
+            predicted = result.csim_outputs.reshape(len(x), -1).argmax(axis=1)
+            record["accuracy"] = float((predicted == np.asarray(y)[: len(x)]).mean())
+        if result.divergence is not None:
+            record["divergence"] = str(result.divergence)
+        write_json(self.folder / CSIM_RECORD, record)
+        result.record = record
+        return result
+
+    def graph(self):
+        """hls4ml's ModelGraph of the project (what the open RTL is generated from)."""
+        from skipless import hls
+
+        return hls.stock_model(self.model, self.convert())
+
+    def rtl_settings(self) -> RTLSettings:
+        base = self.settings.rtl or RTLSettings()
+        return replace(base, clock_period_ns=self.settings.hls.clock_period)
+
+    def rtl(self):
+        """The open RTL in ``<project>/rtl/`` (written only when its content changed)."""
+        if self._design is None:
+            from skipless import rtl
+
+            self._design = rtl.generate(self.graph(), self.folder / "rtl", self.rtl_settings(), log=self.log, design_id=self.design_id)
+        return self._design
+
+    def vendor_rtl(self):
+        """The vendor HLS tool's RTL of the project (needs Vitis/Vivado HLS)."""
+        from skipless.cosim.vendor import vendor_design
+
+        return vendor_design(self.model, self.convert(), log=self.log)
+
+    def cosim(self, n: int | str = 2, x: np.ndarray | None = None, y: np.ndarray | None = None,
+              settings: CosimSettings | None = None, design=None, **kw):
+        """Co-simulate the RTL (open by default) against QKeras; writes ``cosim.json`` beside the design."""
+        from skipless import cosim
+
+        settings = settings or self.settings.cosim
+        if x is None:
+            x, y = self.test_images(n)
+        design = design or self.rtl()
+        result = cosim.cosim(design, x, simulator=settings.simulator, seed=settings.seed, gap_prob=settings.gap_prob,
+                             stall_prob=settings.stall_prob, watchdog_cycles=settings.watchdog_cycles, log=self.log, **kw)
+        reference = self.reference(x).reshape(result.outputs.shape)
+        same = (result.outputs == reference).reshape(len(x), -1).all(axis=1)
+        record = {"id": self.design_id, **result.summary(design.info["clock_period_ns"]),
+                  "bit_exact_images": int(same.sum()), "design_hash": design.content_hash}
+        if not same.all():
+            first = int(np.argmin(same))
+            record["first_mismatch"] = first
+        if y is not None:
+            predicted = result.outputs.reshape(len(x), -1).argmax(axis=1)
+            record["accuracy"] = float((predicted == np.asarray(y)[: len(x)]).mean())
+        write_json(design.path / COSIM_RECORD, record, indent=2)
+        result.record = record
+        result.bit_exact = bool(same.all())
+        return result
+
+    def synth(self, flow: str = "yosys", part: str | None = None, force: bool = False, timeout: float | None = None,
+              record: bool = True) -> dict:
+        """Synthesize (cached); the report is written beside the design and added to the results store."""
+        if flow == "yosys":
+            from skipless.synth.parts import DEFAULT_PART
+            from skipless.synth.yosys import yosys_synth
+
+            report = yosys_synth(self.rtl().path, part or DEFAULT_PART, force=force, timeout=timeout, log=self.log)
+        elif flow == "vendor":
+            from skipless.synth.vendor import vendor_flow
+
+            self.convert()
+            report = vendor_flow(self.folder, part=part, force=force, log=self.log)
+        else:
+            raise SkiplessError(f"unknown synthesis flow {flow!r}: use yosys or vendor")
+        if record:
+            from skipless.bench.adapters import synth_record
+            from skipless.bench.store import save
+
+            save(synth_record(report))
+        return report
+
+
+def check_count(n: int | str, available: int) -> int:
+    """An image count: a positive integer (at most ``available``) or ``"all"``."""
+    if isinstance(n, str):
+        if n.strip().lower() == "all":
+            return available
+        try:
+            n = int(n)
+        except ValueError:
+            raise SkiplessError(f"--n takes a positive number of images or 'all', got {n!r}") from None
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise SkiplessError(f"--n must be at least 1 (or 'all' for the {available} test images), got {n!r}")
+    if n > available:
+        raise SkiplessError(f"--n {n} is more than the {available} test images: use --n all for the whole test set")
+    return int(n)

@@ -1,0 +1,77 @@
+"""The table `skipless synth` prints: one row per design, grouped by depth and quantization, with
+the savings of noskip/short against skip."""
+
+from __future__ import annotations
+
+from skipless.errors import SkiplessError
+
+SKIP_ORDER = {"skip": 0, "noskip": 1, "short": 2}
+COLUMNS = ("lut", "ff", "dsp", "bram18")
+
+
+def _group_key(design_id: str):
+    """(depth, quant, method) and the skip token of a variant id; None for other names."""
+    from skipless import zoo
+
+    try:
+        vid = zoo.parse_id(design_id)
+    except SkiplessError:
+        return None, None
+    return (vid.depth, vid.quant, vid.method or ""), vid.skip
+
+
+def _fmt(value, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    if pct:
+        return f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def saving(skip_value, other_value) -> float | None:
+    """% of the skip design's count that the other design saves (negative: it uses more)."""
+    if skip_value is None or other_value is None or skip_value == 0:
+        return None
+    return 100.0 * (skip_value - other_value) / skip_value
+
+
+def render_table(reports: list[dict]) -> str:
+    """The table ``skipless synth`` prints: one row per design, grouped by depth + quant, savings vs skip."""
+    parts = sorted({r["part"] for r in reports})
+    flows = sorted({r["flow"] for r in reports})
+    head = (f"{'design':28s} {'LUT':>9s} {'FF':>9s} {'DSP':>6s} {'BRAM18':>7s} "
+            f"{'LUT%':>6s} {'FF%':>6s} {'DSP%':>6s} {'BRAM%':>6s} {'cycles':>9s} {'us':>9s}")
+    lines = [f"{', '.join(flows)} synthesis; utilization in % of {', '.join(parts)}", head, "-" * len(head)]
+
+    groups: dict = {}
+    for r in reports:
+        key, skip = _group_key(r["id"])
+        groups.setdefault(key if key is not None else ("", r["id"], ""), []).append((skip, r))
+    for key in sorted(groups, key=str):
+        rows = sorted(groups[key], key=lambda sr: (SKIP_ORDER.get(sr[0], 9), sr[1]["id"]))
+        base = next((r for s, r in rows if s == "skip"), None)
+        for skip, r in rows:
+            res, util, lat = r["resources"], r["utilization"], r["latency"]
+            name = r["id"] + (f" [{r['part']}]" if len(parts) > 1 else "")
+            lines.append(
+                f"{name:28s} {_fmt(res['lut']):>9s} {_fmt(res['ff']):>9s} {_fmt(res['dsp']):>6s} "
+                f"{_fmt(res['bram18']):>7s} {_fmt(util['lut'], True):>6s} {_fmt(util['ff'], True):>6s} "
+                f"{_fmt(util['dsp'], True):>6s} {_fmt(util['bram18'], True):>6s} "
+                f"{_fmt(lat['cycles']):>9s} {_fmt(lat['us']):>9s}"
+            )
+            if base is not None and skip in ("noskip", "short"):
+                cells = [saving(base["resources"][c], res[c]) for c in COLUMNS]
+                lat_saving = saving(base["latency"]["cycles"], lat["cycles"])
+                text = "  ".join(
+                    f"{c.upper()} {'-' if v is None else f'{v:+.1f}%'}" for c, v in zip(COLUMNS, cells, strict=True)
+                )
+                lat_text = "-" if lat_saving is None else f"{lat_saving:+.1f}%"
+                lines.append(f"    saves vs {base['id']}: {text}  latency {lat_text}")
+        if len(groups) > 1:
+            lines.append("")
+    if "yosys" in flows:
+        lines.append("yosys: estimates from Yosys synth_xilinx, not Vivado sign-off; no timing. "
+                     "Latency from co-simulation (- = not co-simulated yet).")
+    return "\n".join(lines).rstrip() + "\n"
+
+
