@@ -88,3 +88,20 @@ def _private_results_store(request, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SKIPLESS_RESULTS_DIR", str(store / "runs"))
     monkeypatch.setenv("SKIPLESS_HISTORY_DB", str(store / "history.sqlite"))
 
+
+
+@pytest.fixture(scope="session")
+def build_of(dataset, hls_dir):
+    """``build_of(variant)``: the typed Build (skipless.flow) of a variant, on its trained artifact from
+    models/ when one exists for this dataset (first in order: .normal, then the grid's), else on seeded
+    random weights; its project under the tests' hls folder."""
+    from skipless import zoo
+    from skipless.flow import Build
+
+    def make(variant: str, **kw):
+        trained = [a for a in zoo.trained_artifacts() if a.startswith(variant + ".")
+                   and zoo.read_card(a).get("dataset") == dataset.name]
+        design_id = sorted(trained, key=lambda a: (not a.endswith(".normal"), a))[0] if trained else variant
+        return Build(design_id, folder=hls_dir / design_id, dataset=dataset, log=lambda *a: None, **kw)
+
+    return make

@@ -1,67 +1,140 @@
-"""RTL co-simulation performance: latency and interval per variant at the default parallelism, skip
-FIFO cost of skip/short against noskip, and simulator speed (Verilator against Icarus, side by side).
+"""RTL co-simulation performance: latency and interval per design at the default parallelism, skip
+FIFO cost, simulator speed (Verilator against Icarus), the fast HDL bench against the per-beat
+cocotb bench (``-k cosim_speed``) and the Verilator build options (``-k cosim_flags``), each pair
+measured side by side in one run.
 
 Results go to benchmarks/results/cosim.json and, as "cosim" records, to the results store.
 """
 
+import time
 
 import numpy as np
 import pytest
 
-from skipless import cosim, hls, rtl, workspace, zoo
+from skipless import cosim, workspace
 from skipless.bench.store import make_record, save, update_json_rows
+from skipless.cosim.run import VerilatorOptions
 from skipless.provenance import provenance
 
 RESULTS = workspace.current().results / "cosim.json"
 VARIANTS = [f"r{d}-{s}-w8a8" for d in (8, 20) for s in ("skip", "noskip", "short")]
 
 
-def _run(variant, dataset, hls_dir, simulator, n):
+def _skip_without(simulator):
     reason = cosim.available(simulator)
     if reason:
         pytest.skip(reason)
-    model, what = zoo.model_for_variant(variant, dataset)
-    project = hls.convert(model, hls_dir / variant, source={"id": what}, log=lambda *a: None)
-    design = rtl.generate(hls.stock_model(model, project), hls_dir / variant / "rtl", log=lambda *a: None)
-    x = dataset.normalize(dataset.x_test[:n])
-    result = cosim.cosim(design, x, simulator=simulator, log=lambda *a: None)
-    match = float(np.all(result.outputs == model.predict(x, verbose=0).astype(np.float64), axis=1).mean())
-    return what, design, result, match
+
+
+def _timed(build, x, **kw):
+    design = build.rtl()
+    from skipless.cosim.run import build as build_sim
+
+    build_sim(design, kw.get("simulator", "verilator"), kw.get("bench", "hdl"), lambda *a: None, kw.get("options"))
+    result = cosim.cosim(design, x, log=lambda *a: None, expected=build.reference(x), **kw)
+    assert result.mismatches == []
+    return design, result
 
 
 @pytest.mark.cosim
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_latency_interval_and_skip_fifos(variant, dataset, hls_dir):
-    what, design, result, match = _run(variant, dataset, hls_dir, "verilator", 3)
+def test_latency_interval_and_skip_fifos(variant, build_of, dataset):
+    _skip_without("verilator")
+    build = build_of(variant)
+    x, _ = build.test_images(3)
+    design, result = _timed(build, x, gap_prob=0, stall_prob=0)
     period = design.info["clock_period_ns"]
     fifos = design.info["fifos"]
     row = {
-        "model": what, "images": len(result.outputs), "cosim_match": match,
-        "latency_cycles": result.latency_cycles, "latency_us": round(result.latency_us(period), 2),
-        "interval_cycles": result.interval_cycles, "macs_per_cycle": design.info["macs_per_cycle"],
-        "fifo_depths": [f["depth"] for f in fifos], "fifo_bits": sum(f["bits"] for f in fifos),
-        "window_buffer_bits": sum(layer["buffer_bits"] for layer in design.info["layers"]),
-        "provenance": provenance(),
+        "model": build.design_id, "images": len(result.outputs), "latency_cycles": result.latency_cycles,
+        "latency_us": round(result.latency_us(period), 2), "interval_cycles": result.interval_cycles,
+        "macs_per_cycle": design.info["macs_per_cycle"], "fifo_depths": [f["depth"] for f in fifos],
+        "fifo_bits": sum(f["bits"] for f in fifos),
+        "window_buffer_bits": sum(layer["buffer_bits"] for layer in design.info["layers"]), "provenance": provenance(),
     }
     update_json_rows(RESULTS, f"{variant}/latency", row)
-    save(make_record(variant, "cosim", {k: row[k] for k in ("cosim_match", "latency_cycles", "latency_us", "interval_cycles",
-                                                               "macs_per_cycle", "fifo_bits", "window_buffer_bits")},
-                     params={"simulator": "verilator", "model": what, "clock_period": period}))
+    save(make_record(variant, "cosim", {k: row[k] for k in ("latency_cycles", "latency_us", "interval_cycles", "macs_per_cycle",
+                                                               "fifo_bits", "window_buffer_bits")},
+                     params={"simulator": "verilator", "model": build.design_id, "clock_period": period}))
     print(f"\n{variant}: latency {row['latency_cycles']} cycles ({row['latency_us']} us), interval {row['interval_cycles']} cycles, "
           f"skip FIFOs {row['fifo_depths']} = {row['fifo_bits']} bits, window buffers {row['window_buffer_bits']} bits")
-    assert match == 1.0
 
 
 @pytest.mark.cosim
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 @pytest.mark.parametrize("variant", ["r8-skip-w8a8", "r20-skip-w8a8"])
-def test_simulator_speed(variant, simulator, dataset, hls_dir):
-    what, design, result, match = _run(variant, dataset, hls_dir, simulator, 1)
-    row = {"model": what, "simulator": simulator, "cycles": result.cycles, "wall_s": round(result.wall_s, 2),
-           "cycles_per_s": round(result.cycles_per_s, 1), "images_per_s": round(result.images_per_s, 5),
-           "build_s": round(result.build_s, 1), "cosim_match": match, "provenance": provenance()}
-    update_json_rows(RESULTS, f"{variant}/{simulator}", row)
-    save(make_record(variant, "cosim", {k: row[k] for k in ("cycles_per_s", "images_per_s", "cosim_match")},
-                     params={"simulator": simulator, "model": what}))
-    print(f"\n{variant} on {simulator}: {row['cycles_per_s']} cycles/s, {row['images_per_s']} images/s (build {row['build_s']} s)")
-    assert match == 1.0
+def test_simulator_speed(variant, build_of):
+    """Verilator against Icarus on the same HDL bench, side by side."""
+    _skip_without("verilator")
+    _skip_without("icarus")
+    build = build_of(variant)
+    x, _ = build.test_images(1)
+    rows = {}
+    for simulator in ("verilator", "icarus"):
+        _, result = _timed(build, x, simulator=simulator, gap_prob=0, stall_prob=0)
+        rows[simulator] = {"cycles_per_s": round(result.cycles_per_s, 1), "images_per_s": round(result.images_per_s, 5),
+                           "build_s": round(result.build_s, 1)}
+    row = {"model": build.design_id, **{f"{s}_{k}": v for s, r in rows.items() for k, v in r.items()},
+           "ratio": round(rows["verilator"]["cycles_per_s"] / rows["icarus"]["cycles_per_s"], 1), "provenance": provenance()}
+    update_json_rows(RESULTS, f"{variant}/simulators", row)
+    for simulator, r in rows.items():
+        save(make_record(variant, "cosim", {k: r[k] for k in ("cycles_per_s", "images_per_s")},
+                         params={"simulator": simulator, "bench": "hdl", "model": build.design_id}))
+    print(f"\n{variant}: Verilator {rows['verilator']['cycles_per_s']} vs Icarus {rows['icarus']['cycles_per_s']} cycles/s = {row['ratio']}x")
+
+
+SPEED_IMAGES = {"r8-skip-w8a8": (2, 12), "r20-skip-w8a8": (1, 4)}  # (per-beat bench, HDL bench)
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("variant", list(SPEED_IMAGES))
+def test_cosim_speed(variant, build_of):
+    """The per-beat cocotb bench against the fast HDL bench: same design, same simulator, same images
+    (the HDL bench streams more of them), one run after the other in this test."""
+    _skip_without("verilator")
+    build = build_of(variant)
+    n_old, n_new = SPEED_IMAGES[variant]
+    x, _ = build.test_images(n_new)
+    rows = {}
+    for bench, n in (("python", n_old), ("hdl", n_new)):
+        start = time.time()
+        _, result = _timed(build, x[:n], bench=bench, gap_prob=0, stall_prob=0)
+        rows[bench] = {"images": n, "cycles": result.cycles, "wall_s": round(result.wall_s, 2),
+                       "cycles_per_s": round(result.cycles_per_s, 1), "images_per_s": round(result.images_per_s, 3),
+                       "call_s": round(time.time() - start, 1)}
+    ratio = rows["hdl"]["cycles_per_s"] / rows["python"]["cycles_per_s"]
+    row = {"model": build.design_id, "simulator": "verilator", "per_beat_bench": rows["python"], "hdl_bench": rows["hdl"],
+           "speedup": round(ratio, 1), "options": repr(VerilatorOptions()), "provenance": provenance()}
+    update_json_rows(RESULTS, f"{variant}/cosim_speed", row)
+    save(make_record(variant, "cosim", {"hdl_cycles_per_s": rows["hdl"]["cycles_per_s"], "hdl_images_per_s": rows["hdl"]["images_per_s"],
+                                        "per_beat_cycles_per_s": rows["python"]["cycles_per_s"], "speedup": round(ratio, 2)},
+                     params={"simulator": "verilator", "bench": "hdl-vs-python", "model": build.design_id}))
+    print(f"\n{variant}: per-beat bench {rows['python']['cycles_per_s']} cycles/s ({rows['python']['images_per_s']} images/s), "
+          f"HDL bench {rows['hdl']['cycles_per_s']} cycles/s ({rows['hdl']['images_per_s']} images/s): {ratio:.1f}x")
+    assert ratio > 1
+
+
+FLAG_VARIANTS = {
+    "default": VerilatorOptions(),
+    "c++ -Os (Verilator's OPT_FAST alone)": VerilatorOptions(cflags=""),
+    "c++ -O3 -march=native": VerilatorOptions(cflags="-O3 -march=native"),
+    "--threads 2": VerilatorOptions(threads=2),
+    "cocotb clock (no --timing)": VerilatorOptions(hdl_clock=False),
+    "library assertions off": VerilatorOptions(assertions=False),
+}
+
+
+@pytest.mark.cosim
+def test_cosim_flags(build_of):
+    """Verilator build options on r8-skip-w8a8, measured one after the other in this test, each twice."""
+    _skip_without("verilator")
+    build = build_of("r8-skip-w8a8")
+    x, _ = build.test_images(6)
+    rows = {}
+    for name, options in FLAG_VARIANTS.items():
+        speeds = [_timed(build, x, options=options, gap_prob=0, stall_prob=0)[1].cycles_per_s for _ in range(2)]
+        rows[name] = round(float(np.mean(speeds)), 1)
+    base = rows["default"]
+    row = {"model": build.design_id, "cycles_per_s": rows, "relative": {k: round(v / base, 3) for k, v in rows.items()},
+           "provenance": provenance()}
+    update_json_rows(RESULTS, "r8-skip-w8a8/cosim_flags", row)
+    print("\n" + "\n".join(f"  {k:40s} {v:>10.0f} cycles/s  {v / base:.2f}x" for k, v in rows.items()))

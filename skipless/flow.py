@@ -182,30 +182,46 @@ class Build:
 
         return vendor_design(self.model, self.convert(), log=self.log)
 
-    def cosim(self, n: int | str = 2, x: np.ndarray | None = None, y: np.ndarray | None = None,
-              settings: CosimSettings | None = None, design=None, **kw):
-        """Co-simulate the RTL (open by default) against QKeras; writes ``cosim.json`` beside the design."""
+    def cosim(self, n: int | str = 10, x: np.ndarray | None = None, y: np.ndarray | None = None,
+              settings: CosimSettings | None = None, design=None, max_mismatches: int | None = None, progress=None,
+              record: bool = False, **kw):
+        """Co-simulate the RTL (open by default) against QKeras on ``n`` test images (or ``x``), comparing
+        as it streams; writes ``cosim.json`` beside the design and, with ``record``, a ``cosim`` record
+        (images checked in RTL, mismatches, hardware top-1, latency, interval) to the results store.
+        Nothing is written when the simulation fails."""
         from skipless import cosim
 
         settings = settings or self.settings.cosim
         if x is None:
             x, y = self.test_images(n)
         design = design or self.rtl()
+        reference = self.reference(x)
         result = cosim.cosim(design, x, simulator=settings.simulator, seed=settings.seed, gap_prob=settings.gap_prob,
-                             stall_prob=settings.stall_prob, watchdog_cycles=settings.watchdog_cycles, log=self.log, **kw)
-        reference = self.reference(x).reshape(result.outputs.shape)
-        same = (result.outputs == reference).reshape(len(x), -1).all(axis=1)
-        record = {"id": self.design_id, **result.summary(design.info["clock_period_ns"]),
-                  "bit_exact_images": int(same.sum()), "design_hash": design.content_hash}
-        if not same.all():
-            first = int(np.argmin(same))
-            record["first_mismatch"] = first
+                             stall_prob=settings.stall_prob, watchdog_cycles=settings.watchdog_cycles, log=self.log,
+                             expected=reference, max_mismatches=max_mismatches, progress=progress, **kw)
+        checked = len(result.outputs)
+        info = {"id": self.design_id, **result.summary(design.info["clock_period_ns"]),
+                "bit_exact_images": checked - len(result.mismatches), "design_hash": design.content_hash,
+                "flow": design.info.get("flow", "open")}
+        if result.mismatches:
+            info["first_mismatch"] = result.mismatches[0]
         if y is not None:
-            predicted = result.outputs.reshape(len(x), -1).argmax(axis=1)
-            record["accuracy"] = float((predicted == np.asarray(y)[: len(x)]).mean())
-        write_json(design.path / COSIM_RECORD, record, indent=2)
-        result.record = record
-        result.bit_exact = bool(same.all())
+            predicted = result.outputs.reshape(checked, -1).argmax(axis=1)
+            info["accuracy"] = float((predicted == np.asarray(y)[:checked]).mean())
+        write_json(design.path / COSIM_RECORD, info, indent=2)
+        if record:
+            from skipless.bench.store import make_record, save
+
+            metrics = {k: info[k] for k in ("images", "bit_exact_images", "latency_cycles", "cycles_per_s", "images_per_s")}
+            if info["timing_clean"] and info["interval_cycles"] is not None:
+                metrics["interval_cycles"] = info["interval_cycles"]
+            if "accuracy" in info:
+                metrics["rtl_accuracy"] = info["accuracy"]
+            save(make_record(self.design_id, "cosim", metrics,
+                             params={"simulator": settings.simulator, "bench": result.bench, "gap_prob": settings.gap_prob,
+                                     "stall_prob": settings.stall_prob, "seed": settings.seed, "flow": info["flow"]}))
+        result.record = info
+        result.bit_exact = not result.mismatches and checked == len(x)
         return result
 
     def synth(self, flow: str = "yosys", part: str | None = None, force: bool = False, timeout: float | None = None,

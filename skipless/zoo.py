@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from skipless.resnet import DEPTHS, ResNetArch, block_skip_modes
 
 SKIP_TOKENS = {"skip": "keep", "noskip": "remove", "short": "shorten"}
 GRID_QUANTS = tuple(NAMED_SPECS)
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2: the card carries card_sha256 (version 1 cards, without it, still load)
 
 _ID = re.compile(r"^r(\d+)-([a-z]+)-([a-z0-9]+)(?:\.([a-z0-9_-]+))?$")
 
@@ -109,19 +108,38 @@ def artifact_paths(artifact_id: str, models_dir: Path | None = None) -> tuple[Pa
     return models_dir / f"{artifact_id}.h5", models_dir / f"{artifact_id}.json"
 
 
+def card_digest(card: dict) -> str:
+    """SHA-256 of a card's content, its own ``card_sha256`` field left out."""
+    body = {k: v for k, v in card.items() if k != "card_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _remove_stale_temps(models_dir: Path, artifact_id: str) -> None:
+    """Temporary folders of earlier saves of this artifact whose process died (kill -9 mid-save)."""
+    for tmp in models_dir.glob(f".{artifact_id}.*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def save_artifact(model, card: dict, models_dir: Path | None = None) -> Path:
-    """Write ``<id>.h5`` and its card atomically; the card gains the model hash and provenance."""
+    """Write ``<id>.h5`` and its card atomically; the card gains the model hash, provenance and its own hash."""
+    from skipless.fileio import writable_dir
+
     artifact_id = card["id"]
     parse_id(artifact_id)
-    models_dir = models_folder(models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
+    models_dir = writable_dir(models_folder(models_dir), "models")
+    _remove_stale_temps(models_dir, artifact_id)
     model_path, card_path = artifact_paths(artifact_id, models_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{artifact_id}.", dir=models_dir))
+    tmp = models_dir / f".{artifact_id}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
     try:
         tmp_model = tmp / model_path.name
         model.save(tmp_model, include_optimizer=False)
         card = {**card, "card_version": CARD_VERSION, "model_file": model_path.name, "model_sha256": _sha256(tmp_model)}
         card.setdefault("provenance", provenance())
+        card["card_sha256"] = card_digest(card)
         tmp_card = tmp / card_path.name
         tmp_card.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
         os.replace(tmp_model, model_path)
@@ -145,6 +163,11 @@ def read_card(artifact_id: str, models_dir: Path | None = None) -> dict:
     for key in ("id", "arch", "model_sha256"):
         if key not in card:
             raise SkiplessError(f"{card_path}: the model card lacks {key!r}; re-save the artifact")
+    if "card_sha256" in card and card["card_sha256"] != card_digest(card):
+        raise SkiplessError(
+            f"{card_path} was edited after the artifact was saved (its card_sha256 no longer matches): restore it "
+            "(git checkout models/) or retrain the artifact"
+        )
     return card
 
 
@@ -177,17 +200,31 @@ def card_arch(card: dict) -> ResNetArch:
         raise SkiplessError(f"model card {card.get('id')}: bad 'arch' entry ({e})") from e
 
 
+def _quantizers(layer) -> str:
+    """The layer's quantizer settings (kernel, bias, activation), as a stable string."""
+    config = layer.get_config()
+    return json.dumps({k: v for k, v in config.items() if "quantizer" in k or k == "activation"}, sort_keys=True, default=str)
+
+
 def check_matches_card(model, card: dict) -> None:
-    """The model's layers and weight shapes must be exactly those of the architecture the card names."""
+    """The model's layers, weight shapes and quantizers must be exactly those of the architecture the card
+    names (a card that says w4a4 beside a model trained at w8a8 is refused)."""
     def signature(m):
         return [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in m.layers]
 
-    if signature(card_arch(card).build()) != signature(model):
+    expected = card_arch(card).build()
+    if signature(expected) != signature(model):
         raise SkiplessError(
             f"model {card['id']}: its layers do not match the architecture in its card "
             f"(depth {card['arch'].get('depth')}, skips {card['arch'].get('skip_modes')}, quant {card['arch'].get('quant')}); "
             "the card and model file belong to different models"
         )
+    for want, got in zip(expected.layers, model.layers, strict=True):
+        if _quantizers(want) != _quantizers(got):
+            raise SkiplessError(
+                f"model {card['id']}: layer {got.name} is quantized as {_quantizers(got)}, but its card's quant spec "
+                f"{card['arch'].get('quant')!r} gives {_quantizers(want)}: the card does not belong to this model file"
+            )
 
 
 def load_hardware_model(artifact_id: str, models_dir: Path | None = None):

@@ -102,11 +102,81 @@ def test_residual_block_with_pooling_and_dense_is_bit_exact(tmp_path, simulator)
 
 
 @pytest.mark.cosim
-def test_too_small_skip_fifo_stalls_and_the_watchdog_names_the_layer(tmp_path, simulator):
+@pytest.mark.parametrize("bench", ["hdl", "python"])
+def test_too_small_skip_fifo_stalls_and_the_watchdog_names_the_fifo(tmp_path, simulator, bench):
     net = residual_block()
     design = rtl.write_design(net, tmp_path / "tiny_fifo", rtl.RTLSettings(fifo_depths={"add": 1}), top="unit", log=lambda *a: None)
-    with pytest.raises(SkiplessError, match=r"stalled: no output for 3000 cycles; last active layer \w+"):
-        cosim.cosim(design, random_input(net, 1), simulator=simulator, watchdog_cycles=3000, log=lambda *a: None)
+    with pytest.raises(SkiplessError, match=r"stalled: no output for 3000 cycles; skip FIFO add_skip_fifo is full "
+                                            r"\(\d+ beats held, depth 1\) while add waits for its other input: the FIFO is too shallow"):
+        cosim.cosim(design, random_input(net, 1), simulator=simulator, watchdog_cycles=3000, log=lambda *a: None, bench=bench)
+
+
+@pytest.mark.cosim
+def test_the_per_beat_bench_is_kept_and_agrees_with_the_hdl_bench(tmp_path, simulator):
+    """bench="python" (the original testbench, one Python wake-up per beat) stays for internal-stream
+    probes and as the speed baseline: both benches give the same outputs and the same timing."""
+    net = residual_block()
+    design = rtl.write_design(net, tmp_path / "both", top="unit", log=lambda *a: None)
+    x = random_input(net, 3)
+    fast = cosim.cosim(design, x, simulator=simulator, gap_prob=0, stall_prob=0, log=lambda *a: None)
+    slow = cosim.cosim(design, x, simulator=simulator, gap_prob=0, stall_prob=0, bench="python", probes=("r1",), log=lambda *a: None)
+    np.testing.assert_array_equal(fast.mantissas, slow.mantissas)
+    assert abs(fast.latency_cycles - slow.latency_cycles) <= 1  # the benches number edges one apart
+    assert fast.interval_cycles == slow.interval_cycles and fast.bench == "hdl" and slow.bench == "python"
+    want = reference.run(net, net.input.type.to_mantissa(x))["r1"]
+    assert len(slow.probes["r1"]) == want.shape[0] * want.shape[1] * want.shape[2]  # every beat of the stream
+
+
+def _planted(design, tmp_path, name, old, new, count=1):
+    text = (design.path / "unit.v").read_text() if (design.path / "unit.v").exists() else None
+    target = "unit.v" if text is not None and old in text else "skipless_lib.v"
+    text = (design.path / target).read_text()
+    assert text.count(old) >= count, f"{old!r} not in {target}"
+    return rtl.derive(design, tmp_path / name, {target: text.replace(old, new, count)}, why=name)
+
+
+@pytest.mark.cosim
+def test_planted_faults_fail_loudly_through_the_fast_path(tmp_path, simulator):
+    """A flipped weight bit (a mismatch naming the image and output), a too-shallow skip FIFO (the
+    watchdog names it), a stuck valid and an output that ignores back-pressure (protocol checks)."""
+    net = residual_block()
+    design = rtl.write_design(net, tmp_path / "good", top="unit", log=lambda *a: None)
+    x = random_input(net, 4)
+    want = reference.predict(net, net.input.type.to_mantissa(x))
+    good = cosim.cosim(design, x, simulator=simulator, expected=want, log=lambda *a: None)
+    assert good.mismatches == []
+    # one weight word of the first conv's ROM with its lowest bit flipped
+    rom = (design.path / "unit.v").read_text()
+    line = next(ln for ln in rom.splitlines() if ln.strip().startswith("rom[0] = ") and "_c1_w" in rom[: rom.index(ln)].rsplit("module", 1)[1])
+    value = int(line.split("'h")[1].rstrip(";"), 16)
+    flipped = line.split("'h")[0] + f"'h{value ^ 1:x};"
+    bad = rtl.derive(design, tmp_path / "weight_bit", {"unit.v": rom.replace(line, flipped, 1)}, why="weight LSB flip")
+    result = cosim.cosim(bad, x, simulator=simulator, expected=want, log=lambda *a: None)
+    assert result.mismatches and {"image", "output", "got", "want"} <= set(result.mismatches[0])
+    stopped = cosim.cosim(bad, x, simulator=simulator, expected=want, max_mismatches=0, chunk=1, log=lambda *a: None)
+    assert stopped.stopped_early and len(stopped.outputs) < len(x)
+    # the Add's output register loads over a waiting beat: ignores back-pressure
+    dropping = _planted(design, tmp_path, "ignores_backpressure", "    assign room = !out_valid || out_ready;",
+                        "    assign room = 1'b1;")
+    with pytest.raises(SkiplessError, match="assertion failed|protocol"):
+        cosim.cosim(dropping, x, simulator=simulator, log=lambda *a: None)
+    # a stuck-low valid on the network's output: nothing ever comes out
+    stuck = _planted(design, tmp_path, "stuck_valid", "    assign out_TVALID = ", "    assign out_TVALID = 1'b0 && ")
+    with pytest.raises(SkiplessError, match="stalled: no output for 3000 cycles"):
+        cosim.cosim(stuck, x, simulator=simulator, watchdog_cycles=3000, log=lambda *a: None)
+
+
+def test_designs_without_stream_ports_and_images_of_the_wrong_shape_are_refused(tmp_path):
+    from skipless.cosim.hdl_bench import bench_verilog
+
+    net = residual_block()
+    design = rtl.write_design(net, tmp_path / "good", top="unit", log=lambda *a: None)
+    renamed = rtl.derive(design, tmp_path / "renamed", {"unit.v": (design.path / "unit.v").read_text().replace("image_TVALID", "image_VALID")},
+                         why="ports renamed")
+    with pytest.raises(SkiplessError, match=r"lacks the port\(s\) image_TVALID .*Vitis-style io_stream tops"):
+        bench_verilog(renamed)
+    with pytest.raises(SkiplessError, match=r"cosim input has shape \(2, 5, 5, 4\); the design takes images of 36 beats of 4 channels"):
+        cosim.cosim(design, np.zeros((2, 5, 5, 4)), log=lambda *a: None)
 
 
 # ------------------------------------------------------------------ planner

@@ -68,6 +68,7 @@ def test_unreadable_model_with_matching_hash_is_caught(artifact):
     (folder / f"{vid}.h5").write_bytes(b"not an HDF5 file")
     card = json.loads((folder / f"{vid}.json").read_text())
     card["model_sha256"] = zoo._sha256(folder / f"{vid}.h5")
+    card["card_sha256"] = zoo.card_digest(card)  # a consistent (re-signed) card
     (folder / f"{vid}.json").write_text(json.dumps(card))
     with pytest.raises(SkiplessError, match="Keras cannot load"):
         zoo.load_artifact(vid, folder)
@@ -78,7 +79,22 @@ def test_card_naming_another_architecture_is_caught(artifact):
     card = json.loads((folder / f"{vid}.json").read_text())
     card["arch"]["skip_modes"] = ["remove"] * 3
     (folder / f"{vid}.json").write_text(json.dumps(card))
+    with pytest.raises(SkiplessError, match="was edited after the artifact was saved"):
+        zoo.load_artifact(vid, folder)
+    card["card_sha256"] = zoo.card_digest(card)
+    (folder / f"{vid}.json").write_text(json.dumps(card))
     with pytest.raises(SkiplessError, match="do not match the architecture"):
+        zoo.load_artifact(vid, folder)
+
+
+def test_card_naming_other_quantizers_is_caught(artifact):
+    """A w4a4-trained model with a (re-signed) card that says w8a8: same layers, other quantizers."""
+    vid, _, folder = artifact
+    card = json.loads((folder / f"{vid}.json").read_text())
+    card["arch"]["quant"] = "w8a8"
+    card["card_sha256"] = zoo.card_digest(card)
+    (folder / f"{vid}.json").write_text(json.dumps(card))
+    with pytest.raises(SkiplessError, match="its card's quant spec 'w8a8' gives .*does not belong to this model file"):
         zoo.load_artifact(vid, folder)
 
 
@@ -103,3 +119,13 @@ def test_crash_while_saving_leaves_no_artifact(tmp_path):
     with pytest.raises(OSError):
         zoo.save_artifact(model, _card(vid, arch), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_save_killed_midway_leaves_a_temp_folder_the_next_save_removes(tmp_path):
+    vid = "r8-skip-w8a8.normal"
+    arch = zoo.parse_id(vid).arch()
+    dead = tmp_path / f".{vid}.999999999.tmp"  # what kill -9 of PID 999999999 inside save_artifact leaves
+    dead.mkdir()
+    (dead / f"{vid}.h5").write_bytes(b"half")
+    zoo.save_artifact(arch.build(), _card(vid, arch), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{vid}.h5", f"{vid}.json"]

@@ -26,7 +26,6 @@ from skipless.bench.compare import ACCURACY, AGREEMENT, LATENCY, RESOURCE, metri
 from skipless.bench.store import (
     KINDS,
     History,
-    atomic_write_text,
     history_db,
     latest,
     load_results,
@@ -34,6 +33,7 @@ from skipless.bench.store import (
     setting,
 )
 from skipless.errors import SkiplessError
+from skipless.fileio import write_atomic
 from skipless.provenance import git_commit
 
 NO_DATA = "No data yet"
@@ -394,6 +394,6 @@ def write_report(out: str | Path | None = None, results: str | Path | None = Non
         if stale.name not in written:
             stale.unlink()
     title = "skipless benchmark report"
-    atomic_write_text(out / "report.md", to_markdown(title, meta, sections))
-    atomic_write_text(out / "index.html", to_html(title, meta, sections))
+    write_atomic(out / "report.md", to_markdown(title, meta, sections))
+    write_atomic(out / "index.html", to_html(title, meta, sections))
     return out / "index.html"

@@ -27,12 +27,12 @@ import json
 import math
 import os
 import sqlite3
-import tempfile
 import uuid
 from pathlib import Path
 
 from skipless import workspace
 from skipless.errors import SkiplessError
+from skipless.fileio import writable_dir, write_atomic
 from skipless.provenance import provenance
 
 KINDS = ("accuracy", "csim", "cosim", "synth", "train")
@@ -111,21 +111,9 @@ def result_key(record: dict) -> tuple[str, str, str]:
     return record["case"], record["kind"], setting(record)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, data) -> None:
-    """Write ``data`` as JSON, atomically (tmp file + os.replace)."""
-    atomic_write_text(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """Write ``data`` as JSON, atomically (see :func:`skipless.fileio.write_atomic`)."""
+    write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def update_json_rows(path: Path, key: str, row: dict) -> None:
@@ -179,10 +167,17 @@ def latest(records: list[dict]) -> dict[tuple[str, str, str], dict]:
 
 
 def save(record: dict, directory: str | Path | None = None, db: str | Path | None = None) -> Path:
-    """Write ``record`` to the results folder and append it to the history; returns the JSON file."""
-    path = write_result(record, directory)
+    """Write ``record`` to the results folder and append it to the history; returns the JSON file.
+
+    The history is opened (and checked) first, and the JSON file is removed again if the history
+    refuses the record, so a failed save leaves nothing and a retry records it once."""
     with History(db) as hist:
-        hist.add(json.loads(path.read_text()))
+        path = write_result(record, directory)
+        try:
+            hist.add(json.loads(path.read_text()))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
     return path
 
 
@@ -209,9 +204,12 @@ class History:
 
     def __init__(self, path: str | Path | None = None):
         self.path = history_db(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writable_dir(self.path.parent, "results")
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise SkiplessError(f"the history database {self.path} is read-only: make it writable or set $SKIPLESS_HISTORY_DB")
         try:
-            self.conn = sqlite3.connect(self.path)
+            # several processes may record at once (benchmarks, ingest): wait for each other's transactions
+            self.conn = sqlite3.connect(self.path, timeout=60)
             with self.conn:
                 self.conn.execute(_SCHEMA)
         except sqlite3.DatabaseError as e:

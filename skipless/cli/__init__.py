@@ -3,6 +3,7 @@
     models.py  models list|show, data info        train.py  train, ablation, grid train|status
     hw.py      convert, csim, rtl, cosim          synth.py  synth
     bench.py   bench compare|baseline|ingest, report         demo.py   demo
+    faults.py  faults (mutation testing)
 
 Every command parses its options into typed settings (:mod:`skipless.cli.common`) and calls the
 library (mostly :class:`skipless.flow.Build`); no argparse Namespace goes further down.
@@ -18,7 +19,7 @@ from skipless.errors import SkiplessError
 
 def build_parser() -> argparse.ArgumentParser:
     from skipless import __version__
-    from skipless.cli import bench, demo, hw, models, synth, train
+    from skipless.cli import bench, demo, faults, hw, models, synth, train
     from skipless.cli.common import Formatter
 
     parser = argparse.ArgumentParser(prog="skipless", description=__doc__.split("\n")[0], formatter_class=Formatter)
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", help="folder for models/, hls_projects/, runs/ and benchmarks/ "
                         "(default: $SKIPLESS_HOME, else the skipless project around the current folder, else the current folder)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (models, train, hw, synth, bench, demo):
+    for module in (models, train, hw, synth, faults, bench, demo):
         module.register(sub)
     return parser
 

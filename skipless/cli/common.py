@@ -72,6 +72,34 @@ def int_list(text: str, option: str) -> list[int]:
         raise SkiplessError(f"{option} takes comma-separated integers, like 2,1,0; got {text!r}") from None
 
 
+class Progress:
+    """A tqdm bar on stderr for long steps (C-sim, co-sim, synthesis, the grid), silent when stderr is not a
+    terminal or with --quiet. Use as a context manager; call it with (done, total)."""
+
+    def __init__(self, desc: str, quiet: bool = False):
+        self.desc, self.enabled, self.bar = desc, not quiet and sys.stderr.isatty(), None
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="img", file=sys.stderr, leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def add_quiet_arg(p) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def emit_json(data) -> None:
     print(json.dumps(data, indent=1, default=str))
 

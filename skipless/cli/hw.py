@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from skipless.cli.common import (
+    Progress,
     add_cosim_args,
     add_hls_args,
     add_parser,
+    add_quiet_arg,
     add_rtl_args,
     emit_json,
     image_count,
@@ -56,13 +58,18 @@ def cmd_rtl(args) -> int:
 def _print_cosim(design_id: str, result, design, args) -> None:
     r = result.record
     print(f"{design_id} ({args.rtl} RTL, {args.sim}): {r['bit_exact_images']}/{r['images']} images bit-exact with QKeras"
-          + (f"; first mismatch at image {r['first_mismatch']}" if "first_mismatch" in r else ""))
+          + (f"; hardware top-1 {100 * r['accuracy']:.2f}%" if "accuracy" in r else ""))
+    if "first_mismatch" in r:
+        m = r["first_mismatch"]
+        print(f"  MISMATCH: first at image {m['image']}, output {m['output']}: RTL {m['got']} vs QKeras {m['want']} "
+              f"({r['mismatches']} images differ" + (", stopped early)" if result.stopped_early else ")"))
     if design.info.get("fifos"):
         print(f"  skip FIFOs: {', '.join(str(f['depth']) for f in design.info['fifos'])} beats deep, "
               f"{sum(f['bits'] for f in design.info['fifos'])} bits")
     period = design.info["clock_period_ns"]
     interval = f"{r['interval_cycles']:.0f} cycles" if r["interval_cycles"] else "n/a (one image)"
-    print(f"  latency {r['latency_cycles']} cycles = {r['latency_us']} us at {1000 / period:.0f} MHz; interval {interval}")
+    timing = "" if r["timing_clean"] else " (measured under gaps/back-pressure: run --n 3 or more for clean timing)"
+    print(f"  latency {r['latency_cycles']} cycles = {r['latency_us']} us at {1000 / period:.0f} MHz; interval {interval}{timing}")
     print(f"  {args.sim}: {r['cycles']} cycles in {r['wall_s']} s = {r['cycles_per_s']:.0f} cycles/s, "
           f"{r['images_per_s']:.3f} images/s (build {r['build_s']} s); gaps {args.gap}, back-pressure {args.stall}, seed {args.seed}")
 
@@ -73,7 +80,9 @@ def cmd_cosim(args) -> int:
     for design_id in args.ids:
         build = make_build(design_id, args, ds)
         design = build.vendor_rtl() if args.rtl == "vendor" else build.rtl()
-        result = build.cosim(n=args.n, design=design)
+        with Progress(f"{design_id} RTL", args.quiet or args.json) as progress:
+            result = build.cosim(n=args.n, design=design, max_mismatches=args.max_mismatches, progress=progress,
+                                 record=not args.no_record)
         records.append(result.record)
         ok = ok and result.bit_exact
         if not args.json:
@@ -109,7 +118,10 @@ def register(sub) -> None:
     p.add_argument("ids", nargs="+", help="trained artifacts or variant ids")
     p.add_argument("--n", type=image_count, default=10, help="test images to stream (or 'all')")
     p.add_argument("--rtl", choices=("open", "vendor"), default="open", help="open RTL, or the Vitis/Vivado HLS RTL")
+    p.add_argument("--max-mismatches", type=int, help="stop after this many mismatching images (default: check them all)")
+    p.add_argument("--no-record", action="store_true", help="do not add the result to the results store")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_quiet_arg(p)
     add_cosim_args(p)
     add_rtl_args(p)
     add_hls_args(p)

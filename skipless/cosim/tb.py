@@ -9,8 +9,9 @@ the vendor's RTL are driven the same way.
 Handshakes are decided at falling edges (inputs settled) and take effect at the next rising edge.
 Random gaps on the input and back-pressure on the output are drawn from a seeded generator. While a
 port waits, the testbench sleeps on the port's value change instead of waking every cycle.
-A watchdog fails the run with "stalled: no output for M cycles; last active layer X", where X is
-the producer of the stream whose beat counter moved last (open RTL: ``beats_<stream>``).
+A watchdog fails the run with "stalled: no output for M cycles; ..." naming the cause found by
+:class:`skipless.cosim.stall.CounterWatch` (an undersized skip FIFO, or the layer that moved last).
+This is the per-beat bench (``bench="python"``); the fast one is :mod:`skipless.cosim.hdl_bench`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from skipless.cosim.stall import CounterWatch
 from skipless.fixed import pack_lanes, unpack_lanes
 
 SIM_PERIOD_NS = 10
@@ -46,8 +48,7 @@ class Bench:
         self.outputs: list[list[list[int]]] = []
         self.last_output_cycle = 0
         self.done = False
-        self.counters = [s for s in job.get("streams", []) if hasattr(dut, s["counter"])]
-        self.seen = {s["counter"]: (0, 0) for s in self.counters}  # counter -> (value, cycle it changed)
+        self.watch = CounterWatch(dut, job.get("streams", []), job.get("fifos", []))
 
     def cycle(self) -> int:
         return int(round((get_sim_time("ns") - self.t0) / self.period))
@@ -96,19 +97,6 @@ class Bench:
         self.o_ready.value = 0
         self.done = True
 
-    def last_active(self) -> str:
-        now = self.cycle()
-        for s in self.counters:
-            value = int(getattr(self.dut, s["counter"]).value.to_unsigned())
-            if value != self.seen[s["counter"]][0]:
-                self.seen[s["counter"]] = (value, now)
-        if not self.counters:
-            return "unknown (the design has no beat counters)"
-        latest = max(self.seen[s["counter"]][1] for s in self.counters)
-        active = [s for s in self.counters if self.seen[s["counter"]][1] == latest]
-        s = active[-1]  # the deepest of the streams that moved last
-        return f"{s['producer']} (stream {s['stream']}, {self.seen[s['counter']][0]} beats)"
-
     async def probe(self, stream: dict, words: list[int]) -> None:
         """Record every beat of an internal stream (a debugging aid: it wakes every cycle)."""
         sig = stream["signal"]
@@ -124,9 +112,9 @@ class Bench:
         step = max(1, limit // 8)
         while not self.done:
             await Timer(step * self.period, unit="ns")
-            where = self.last_active()
+            self.watch.sample(self.cycle())
             if not self.done and self.cycle() - self.last_output_cycle > limit:
-                return f"stalled: no output for {limit} cycles; last active layer {where}"
+                return f"stalled: no output for {limit} cycles; {self.watch.diagnose()}"
         return None
 
 
@@ -165,7 +153,7 @@ async def stream_images(dut):
         "wall_s": wall,
         "error": stalled if isinstance(stalled, str) else None,
         "probes": {k: [str(w) for w in v] for k, v in probes.items()},
-        "beats": {s["stream"]: bench.seen[s["counter"]][0] for s in bench.counters},
+        "beats": bench.watch.beats(),
     }
     tmp = job_path.with_name(job_path.stem + ".result.json.tmp")
     tmp.write_text(json.dumps(result))

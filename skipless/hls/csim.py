@@ -49,12 +49,14 @@ def _run_chunk(x: np.ndarray) -> np.ndarray:
 
 
 def _prepare(project, x) -> np.ndarray:
+    from skipless.errors import SkiplessError
+
     x = np.asarray(x, dtype=np.float64)
     in_shape = tuple(project.input_shape)
     if x.shape[1:] != in_shape:
-        from skipless.errors import SkiplessError
-
         raise SkiplessError(f"csim input has shape {x.shape[1:]} per image; the project expects {in_shape}")
+    if len(x) == 0:
+        raise SkiplessError("csim needs at least one image (got 0)")
     return np.ascontiguousarray(x.reshape(len(x), -1))
 
 
@@ -63,6 +65,10 @@ def csim(project, x, workers: int | None = None) -> np.ndarray:
     flat = _prepare(project, x)
     out_size = int(np.prod(project.output_shape))
     args = (str(project.lib_path), project.top_function, str(project.lib_path.parent), out_size)
+    if workers is not None and workers < 1:
+        from skipless.errors import SkiplessError
+
+        raise SkiplessError(f"workers must be >= 1, got {workers}")
     workers = max(1, min(workers or os.cpu_count() or 1, len(flat)))
     if workers == 1:
         cwd = os.getcwd()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -63,8 +64,8 @@ class HLSSettings:
                 raise SkiplessError(f"unknown {what} {value!r}: use one of {', '.join(allowed)}")
         if self.reuse_factor < 1:
             raise SkiplessError(f"reuse_factor must be >= 1, got {self.reuse_factor}")
-        if self.clock_period <= 0:
-            raise SkiplessError(f"clock_period must be > 0 ns, got {self.clock_period}")
+        if not math.isfinite(self.clock_period) or self.clock_period <= 0:
+            raise SkiplessError(f"clock_period must be a finite number > 0 ns, got {self.clock_period}")
 
     def to_dict(self) -> dict:
         return asdict(self)

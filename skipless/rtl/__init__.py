@@ -7,9 +7,9 @@
 
 from skipless.fixed import FixedType
 from skipless.rtl import reference
-from skipless.rtl.design import RTLDesign, generate, lint, network_of, write_design
+from skipless.rtl.design import RTLDesign, derive, generate, lint, network_of, write_design
 from skipless.rtl.graph import Network
 from skipless.rtl.hls_import import from_hls4ml
 from skipless.rtl.schedule import RTLSettings, plan
 
-__all__ = ["FixedType", "Network", "RTLDesign", "RTLSettings", "from_hls4ml", "generate", "lint", "network_of", "plan", "reference", "write_design"]
+__all__ = ["FixedType", "Network", "RTLDesign", "RTLSettings", "derive", "from_hls4ml", "generate", "lint", "network_of", "plan", "reference", "write_design"]

@@ -221,6 +221,24 @@ def write_files(out: Path, texts: dict[str, str], info: dict) -> RTLDesign:
     return RTLDesign(out, info["top"], info)
 
 
+def derive(design: RTLDesign, out_dir, edits: dict[str, str], why: str) -> RTLDesign:
+    """A deliberately changed copy of ``design`` in its own folder: ``edits`` maps file names to new
+    text; the copy records what it was derived from and why (e.g. a planted fault), and gets hashes of
+    its own, so it can be simulated while the original stays verifiable."""
+    out = Path(out_dir)
+    if out.resolve() == design.path.resolve():
+        raise SkiplessError("a derived design needs its own folder, not the original's")
+    unknown = set(edits) - set(design.info["files"])
+    if unknown:
+        raise SkiplessError(f"derive: {sorted(unknown)} are not files of {design.path} ({design.info['files']})")
+    texts = {name: edits.get(name, (design.path / name).read_text()) for name in design.info["files"]}
+    info = {k: v for k, v in design.info.items() if k not in ("files", "file_sha256")}
+    info["derived_from"] = {"path": str(design.path), "content_hash": design.content_hash, "why": why}
+    info["content_hash"] = hashlib.sha256(json.dumps(texts, sort_keys=True).encode() + why.encode()).hexdigest()
+    with exclusive(out, "RTL design", wait=True):
+        return write_files(out, texts, info)
+
+
 def lint(design: RTLDesign) -> str:
     """``verilator --lint-only -Wall`` on the design; returns its output, raises on any warning."""
     from skipless.tools import verilator_env

@@ -144,11 +144,12 @@ class Top:
         lines += [f"    assign {op}_TDATA = {{{pad}{out_sid}_data}};", f"    assign {op}_TVALID = {out_sid}_valid;",
                   f"    assign {out_sid}_ready = {op}_TREADY;", ""]
         lines += self.body
-        lines += ["", "    // beat counters per stream: read by the testbench's stall report, removed by synthesis",
+        lines += ["", "    // beat counters per stream: read by the testbench's stall report (the only signals made visible to",
+                  "    // the simulator's VPI besides the ports), removed by synthesis",
                   "    /* verilator lint_off UNUSEDSIGNAL */"]
         for s in self.streams:
             c, sid = s["counter"], s["signal"]
-            lines += [f"    reg [31:0] {c};",
+            lines += [f"    reg [31:0] {c} /*verilator public_flat_rd*/;",
                       f"    always @(posedge ap_clk) if (!ap_rst_n) {c} <= 32'd0; else if ({sid}_valid && {sid}_ready) {c} <= {c} + 32'd1;"]
         lines += ["    /* verilator lint_on UNUSEDSIGNAL */", "endmodule", "`default_nettype wire", ""]
         return "\n".join(lines)

@@ -85,8 +85,9 @@ def rtl_hash(rtl_dir: Path | str, design: dict) -> str:
     return h.hexdigest()
 
 
-def read_cosim(rtl_dir: Path | str) -> dict | None:
-    """cosim.json's cycle counts, or None before co-simulation."""
+def read_cosim(rtl_dir: Path | str, design_hash: str | None = None) -> dict | None:
+    """cosim.json's cycle counts; None before co-simulation, when the run measured no clean timing
+    (every image under gaps/back-pressure), or when it simulated another version of the design."""
     path = Path(rtl_dir) / COSIM_FILE
     if not path.exists():
         return None
@@ -94,6 +95,9 @@ def read_cosim(rtl_dir: Path | str) -> dict | None:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise SkiplessError(f"{path} is unreadable ({e}): rerun the co-simulation") from e
+    if isinstance(data, dict) and (data.get("timing_clean") is False
+                                   or (design_hash and data.get("design_hash") not in (None, design_hash))):
+        return None
     out = {}
     for key in ("latency_cycles", "interval_cycles"):
         value = data.get(key) if isinstance(data, dict) else None
@@ -260,8 +264,8 @@ def fifo_block(design: dict, memory_bits: int, resources: dict) -> dict:
     }
 
 
-def _latency(rtl_dir: Path, clock: float) -> tuple[dict, dict, str]:
-    cosim = read_cosim(rtl_dir)
+def _latency(rtl_dir: Path, clock: float, design_hash: str | None = None) -> tuple[dict, dict, str]:
+    cosim = read_cosim(rtl_dir, design_hash)
     if cosim is None:
         return latency_block(None, clock), interval_block(), "no latency yet: run the co-simulation (cosim.json)"
     lat = latency_block(cosim["latency_cycles"], clock, source=COSIM_FILE)
@@ -326,7 +330,7 @@ def yosys_synth(
     run = run_yosys(cmd, rtl_dir, design, target, timeout=timeout)
     resources = count_resources(run["cells"])
     clock = float(design["clock_period_ns"])
-    latency, interval, latency_note = _latency(rtl_dir, clock)
+    latency, interval, latency_note = _latency(rtl_dir, clock, design.get("content_hash"))
     fifo = fifo_block(design, run["memory_bits"], resources)
     report = {
         "schema": SCHEMA_VERSION,

@@ -65,7 +65,7 @@ module skl_oreg #(
                 $finish;
             end
             held <= out_valid && !out_ready;
-            held_data <= out_data;
+            if (out_valid && !out_ready) held_data <= out_data;  // copied only while a beat waits
         end
     end
 `endif
