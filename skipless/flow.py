@@ -212,14 +212,19 @@ class Build:
         if record:
             from skipless.bench.store import make_record, save
 
-            metrics = {k: info[k] for k in ("images", "bit_exact_images", "latency_cycles", "cycles_per_s", "images_per_s")}
+            # rtl_match is the fraction of images equal to QKeras (an agreement metric: any drop regresses);
+            # the image count is part of the setting, so a 50-image and a test-set run are two results
+            metrics = {"rtl_match": info["bit_exact_images"] / checked, "rtl_mismatches": len(result.mismatches),
+                       "latency_cycles": info["latency_cycles"], "cycles_per_s": info["cycles_per_s"],
+                       "images_per_s": info["images_per_s"]}
             if info["timing_clean"] and info["interval_cycles"] is not None:
                 metrics["interval_cycles"] = info["interval_cycles"]
             if "accuracy" in info:
-                metrics["rtl_accuracy"] = info["accuracy"]
+                metrics["rtl_accuracy"] = 100 * info["accuracy"]
             save(make_record(self.design_id, "cosim", metrics,
                              params={"simulator": settings.simulator, "bench": result.bench, "gap_prob": settings.gap_prob,
-                                     "stall_prob": settings.stall_prob, "seed": settings.seed, "flow": info["flow"]}))
+                                     "stall_prob": settings.stall_prob, "seed": settings.seed, "flow": info["flow"],
+                                     "test_images": checked}))
         result.record = info
         result.bit_exact = not result.mismatches and checked == len(x)
         return result

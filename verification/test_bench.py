@@ -322,7 +322,7 @@ def test_report_sections_from_data(tmp_path):
     from skipless.bench.report import write_report
 
     runs, db = report_inputs(tmp_path)
-    index = write_report(tmp_path / "report", runs, db, tmp_path / "absent-ablation.json")
+    index = write_report(tmp_path / "report", runs, db, tmp_path / "absent-ablation.json", tmp_path / "no-baseline.json")
     md = (index.parent / "report.md").read_text()
     html = index.read_text()
     figures = sorted(p.name for p in index.parent.glob("fig-*.png"))
@@ -334,15 +334,16 @@ def test_report_sections_from_data(tmp_path):
     assert "| r8-short-w8a8.normal | 1100 | 90.9 |  |" in md
     assert "| LUT | 1000 | 800 | +20.0 | 1100 | -10.0 |" in md  # savings against the skip design
     assert "2 run(s)" in md and "images_per_s" not in md.split("## History")[1]  # tool speed is not a key metric
-    assert md.count("No data yet") == 1  # only the ablation
+    assert md.count("No data yet") == 2  # only the baseline and the ablation
 
 
 def test_report_without_data_says_so(tmp_path):
     from skipless.bench.report import write_report
 
-    index = write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", tmp_path / "none.json")
+    index = write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", tmp_path / "none.json",
+                         tmp_path / "no-baseline.json")
     md = (index.parent / "report.md").read_text()
-    assert md.count("No data yet") == 5
+    assert md.count("No data yet") == 7
     assert not (tmp_path / "none.sqlite").exists()  # reporting does not create a history
     assert "No data yet" in index.read_text()
 
@@ -350,7 +351,8 @@ def test_report_without_data_says_so(tmp_path):
 def test_report_reads_the_ablation_table(tmp_path):
     from skipless.bench.report import ablation_json, write_report
 
-    index = write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", ablation_json())
+    index = write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", ablation_json(),
+                         tmp_path / "no-baseline.json")
     md = (index.parent / "report.md").read_text()
     rows = json.loads(ablation_json().read_text())["rows"]
     first = rows[0]
@@ -364,7 +366,7 @@ def test_corrupt_ablation_is_named(tmp_path):
     bad = tmp_path / "ablation.json"
     bad.write_text('{"rows": [{"depth": 8}]}')
     with pytest.raises(SkiplessError, match="ablation.json"):
-        write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", bad)
+        write_report(tmp_path / "report", tmp_path / "none", tmp_path / "none.sqlite", bad, tmp_path / "no-baseline.json")
 
 
 def test_report_command(tmp_path, capsys):
@@ -386,7 +388,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     from skipless.bench.report import write_report
 
     runs, db = report_inputs(tmp_path)
-    index = write_report(tmp_path / "report", runs, db, tmp_path / "absent.json")
+    index = write_report(tmp_path / "report", runs, db, tmp_path / "absent.json", tmp_path / "no-baseline.json")
     shot = tmp_path / "shot.png"
     args = [CHROMIUM, "--headless", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1600",
             f"--screenshot={shot}", index.as_uri()]
@@ -400,7 +402,162 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert np.unique(pixels.reshape(-1, 3), axis=0).shape[0] > 50  # colours of the figures, not only text
 
 
-@pytest.mark.parametrize("cmd", [["bench"], ["bench", "compare"], ["bench", "baseline"], ["bench", "ingest"], ["report"]])
+# ---------------------------------------------------------------- the report's top: regressions, headline, verdict
+
+
+def grid_records(lut_skip=21418, acc_skip=91.57, latency_skip=110936, date="2026-01-01T00:00:00+00:00", version="0.23"):
+    """Records of one trained r8 w8a8 cell (accuracy, synthesis on the xc7z020, a test-set co-simulation)."""
+    out = []
+    for skip, method, lut, bram, dsp, acc, latency in (("skip", "qat", lut_skip, 72, 167, acc_skip, latency_skip),
+                                                        ("noskip", "iter-kept", 16341, 67, 163, 91.46, 110930),
+                                                        ("short", "shorten", 22967, 68, 167, 90.93, 110942)):
+        design = f"r8-{skip}-w8a8.{method}"
+        out.append(rec(design, "accuracy", {"test_accuracy": acc}, date=date, method=method, dataset="fashion_mnist"))
+        out.append(rec(design, "synth", {"lut": lut, "ff": 20000, "dsp": dsp, "bram18": bram, "latency_cycles": latency,
+                                         "latency_us": latency * 6.667 / 1000, "interval_cycles": 73728}, date=date,
+                       flow="yosys", part="xc7z020clg400-1", tool="yosys", tool_version=version))
+        out.append(rec(design, "cosim", {"rtl_match": 1.0, "rtl_mismatches": 0}, date=date, simulator="verilator",
+                       test_images=10000))
+    return out
+
+
+def test_a_planted_regression_is_at_the_top_of_the_report_and_in_the_job_summary(tmp_path, capsys):
+    """LUT +20 %, accuracy -2 points, latency +5 % (cycles and µs) on r8-skip-w8a8: all are named before anything else."""
+    from skipless.bench.report import summary_markdown, write_report
+
+    runs, baseline = tmp_path / "runs", tmp_path / "baseline.json"
+    write_records(tmp_path / "base", grid_records())
+    cmp.update_baseline(load_results(tmp_path / "base"), baseline)
+    write_records(runs, grid_records(lut_skip=21418 * 1.2, acc_skip=89.57, latency_skip=110936 * 1.05,
+                                     date="2026-02-01T00:00:00+00:00"))
+    index = write_report(tmp_path / "report", runs, tmp_path / "h.sqlite", tmp_path / "none.json", baseline)
+    html = index.read_text()
+    top = html[: html.index("<h2>Headline")]
+    assert top.index("<h2>Against the baseline") < top.index("REGRESSIONS")
+    for metric in ("<td>lut</td>", "<td>test_accuracy</td>", "<td>latency_cycles</td>", "<td>latency_us</td>"):
+        assert metric in top, metric
+    assert "4 regression," in top.replace("<strong>", "").replace("</strong>", "")
+    summary = summary_markdown(index.with_name("report.md"))
+    assert "REGRESSIONS" in summary and "| r8-skip-w8a8.qat | synth |" in summary and "Verdict" in summary
+    assert "![" not in summary
+    assert main(["bench", "compare", "--results", str(runs), "--baseline", str(baseline), "--markdown"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("### Regressions beyond tolerance") and out.count("| r8-skip-w8a8.qat |") == 4
+
+
+def test_the_headline_table_and_verdict(tmp_path):
+    from skipless.bench import headline
+
+    rows = headline.headline_rows(grid_records())
+    assert [r.design for r in rows] == ["r8-skip-w8a8.qat", "r8-noskip-w8a8.iter-kept", "r8-short-w8a8.shorten"]
+    header, cells = headline.table(rows)
+    noskip = dict(zip(header, cells[1], strict=True))
+    assert noskip["Δ acc (pt)"] == "-0.11" and noskip["LUT"] == "16 341 (-23.7 %)" and noskip["fits"] == "yes (74 % DSP)"
+    assert noskip["RTL-verified images"] == "10000 (0 mismatches)"
+    [verdict] = headline.verdicts(rows)
+    assert verdict.startswith("r8: w8a8: noskip wins (noskip: accuracy -0.11 pt, LUT -23.7 %, BRAM -6.9 %")
+    # a design beyond the part never wins, and the verdict says so
+    big = headline.headline_rows(grid_records())
+    big[1].utilization["dsp"] = 2.5
+    assert headline.winner(big).skip == "skip" and "not every design fits" in headline.verdicts(big)[0]
+
+
+def test_a_new_tool_version_reads_as_tool_changed_not_as_a_regression():
+    base = grid_records(version="Yosys 0.23")
+    worse = grid_records(lut_skip=21418 * 1.3, date="2026-02-01T00:00:00+00:00", version="Yosys 0.70")
+    comparison = cmp.compare(worse, base)
+    lut = next(r for r in comparison.rows if r.case == "r8-skip-w8a8.qat" and r.metric == "lut")
+    assert lut.status == "tool changed" and lut.tool_change == "yosys Yosys 0.23 -> Yosys 0.70"
+    assert not comparison.failed
+    same_tool = cmp.compare(grid_records(lut_skip=21418 * 1.3, date="2026-02-01T00:00:00+00:00", version="Yosys 0.23"), base)
+    assert same_tool.failed  # the same change under the same tool is a regression
+
+
+def test_on_a_fresh_clone_the_report_shows_the_baseline_and_keeps_tracked_files(tmp_path):
+    from skipless.bench.report import write_report
+
+    baseline = tmp_path / "baseline.json"
+    write_records(tmp_path / "base", grid_records())
+    cmp.update_baseline(load_results(tmp_path / "base"), baseline)
+    out = tmp_path / "repo" / "report"
+    out.mkdir(parents=True)
+    (out / "fig-tracked-old.png").write_bytes(b"committed")
+    (out / "fig-untracked-old.png").write_bytes(b"scratch")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path / "repo", check=True)
+    subprocess.run([*git, "add", "report/fig-tracked-old.png"], cwd=tmp_path / "repo", check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path / "repo", check=True)
+    index = write_report(out, tmp_path / "no-runs", tmp_path / "h.sqlite", tmp_path / "none.json", baseline)
+    md = index.with_name("report.md").read_text()
+    assert "of the committed baseline" in md and "| r8 | w8a8 | r8-noskip-w8a8.iter-kept | 91.46 | -0.11 |" in md
+    assert (out / "fig-tracked-old.png").read_bytes() == b"committed"
+    assert not (out / "fig-untracked-old.png").exists()
+
+
+def test_a_run_that_never_ended_is_reported_as_cut_short(tmp_path):
+    from skipless.bench.report import write_report
+
+    runs = tmp_path / "runs"
+    write_records(runs, grid_records())
+    store.mark_run("start", runs, note="nightly")
+    index = write_report(tmp_path / "r", runs, tmp_path / "h.sqlite", tmp_path / "none.json", tmp_path / "nb.json")
+    assert "This run was cut short" in index.with_name("report.md").read_text()
+    store.mark_run("end", runs)
+    index = write_report(tmp_path / "r", runs, tmp_path / "h.sqlite", tmp_path / "none.json", tmp_path / "nb.json")
+    assert "cut short" not in index.with_name("report.md").read_text()
+    assert len(load_results(runs)) == len(grid_records())  # the status file is not a record
+
+
+def test_merging_shards_adds_each_record_once_and_only_the_coordinator_writes_the_history(tmp_path):
+    shards = []
+    for i in range(2):
+        folder = tmp_path / f"shard{i}"
+        write_records(folder, grid_records(date=f"2026-02-0{i + 1}T00:00:00+00:00")[i::2])
+        shards.append(folder)
+    db = tmp_path / "h.sqlite"
+    assert main(["bench", "merge", *map(str, shards), "--results", str(tmp_path / "runs"), "--history", str(db)]) == 0
+    merged = load_results(tmp_path / "runs")
+    assert len(merged) == len(grid_records()) and not any(p.name.endswith(".sqlite") for s in shards for p in s.iterdir())
+    with History(db) as hist:
+        first = len(hist.rows())
+    assert store.merge(shards, tmp_path / "runs", db) == (0, len(grid_records()))  # a second merge adds nothing
+    with History(db) as hist:
+        assert len(hist.rows()) == first
+    (shards[0] / "bad.json").write_text("{ torn")
+    with pytest.raises(SkiplessError, match="bad.json: not valid JSON"):
+        store.merge(shards, tmp_path / "runs2", tmp_path / "h2.sqlite")
+    assert not (tmp_path / "runs2").exists()  # checked before anything is written
+
+
+def test_figures_are_readable():
+    """Bars from zero, a date axis with a few ticks (not one per run), wrapped titles inside the figure,
+    legends beside the axes (never over the data)."""
+    import datetime as dt
+
+    from skipless.bench import plots
+
+    fig = plots.ablation_bars(["skip", "noskip"], [91.0, 90.5], [0.3, 0.4], "r8 w8a8")
+    assert fig.axes[0].get_xlim() == (0.0, 100.0)
+    dates = [dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=i) for i in range(40)]
+    series = {f"case {k} with a long name synth flow=yosys": [float(i + k) for i in range(40)] for k in range(4)}
+    fig = plots.history_lines(dates, series, "a_metric_with_a_rather_long_name_latency_cycles")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert len([t for t in ax.get_xticklabels() if t.get_text()]) <= 9
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    title = ax.title.get_window_extent(renderer)
+    assert box.x0 <= title.x0 and title.x1 <= box.x1 and title.y1 <= box.y1  # not clipped
+    [legend] = fig.legends
+    assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+    fig = plots.accuracy_vs_resource(["a", "b", "c"], [1.0, 2.0, 3.0], [90.0, 91.0, 92.0], "LUT",
+                                     "accuracy vs LUT over the whole trained grid, every quantization", ["w8a8", "w4a4", "w8a8"])
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["w8a8", "w4a4", "Pareto front"]  # one colour per quantization
+
+
+@pytest.mark.parametrize("cmd", [["bench"], ["bench", "compare"], ["bench", "baseline"], ["bench", "ingest"], ["bench", "run"], ["bench", "merge"], ["report"]])
 def test_bench_commands_have_help(cmd, capsys):
     with pytest.raises(SystemExit) as e:
         main([*cmd, "--help"])

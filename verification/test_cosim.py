@@ -106,7 +106,7 @@ def test_a_cosim_writes_its_record_and_a_failed_one_writes_nothing(build_of, dat
     record = json.loads((build.rtl().path / "cosim.json").read_text())
     assert record["bit_exact_images"] == 4 and record["images"] == 4 and record["timing_clean"] and "accuracy" in record
     stored = [r for r in load_results() if r["kind"] == "cosim" and r["case"] == build.design_id]
-    assert stored and stored[-1]["metrics"]["bit_exact_images"] == 4
+    assert stored and stored[-1]["metrics"]["rtl_match"] == 1.0 and stored[-1]["params"]["test_images"] == 4
     assert result.record == record
     # a design whose simulation dies on an assertion: no cosim.json, no record
     design = build.rtl()

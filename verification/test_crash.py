@@ -254,3 +254,42 @@ def test_a_verilator_build_survives_kill_9_at_random_moments(tmp_path):
     _finish(_start(script, env, ROOT))
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy").reshape(want.shape), want)
     json.loads((next(design.path.glob("sim_verilator_hdl")) / "skipless_build.json").read_text())
+
+
+# ---------------------------------------------------------------- a shared simulator build (fast tier)
+
+
+def test_two_cosims_of_one_design_share_one_build_and_a_damaged_build_is_redone(tmp_path):
+    """Two co-simulations of one design started together take turns on its build folder and both come
+    out exact; a torn build stamp or a deleted simulator binary makes the next run rebuild."""
+    from skipless import cosim, rtl
+    from skipless.rtl import reference
+
+    from .rtl_networks import residual_block
+
+    if cosim.available("verilator"):
+        pytest.skip(cosim.available("verilator"))
+    net = residual_block()
+    design = rtl.write_design(net, tmp_path / "design", top="unit", log=lambda *a: None)
+    x = np.random.default_rng(6).uniform(-4, 4, (2, *net.input.shape))
+    np.save(tmp_path / "x.npy", x)
+    want = reference.predict(net, net.input.type.to_mantissa(x))
+    env = _env(tmp_path)
+    procs = [_start(COSIM.format(design=str(design.path), inputs=str(tmp_path / "x.npy"), out=str(tmp_path / f"y{i}.npy")),
+                    env, ROOT) for i in range(2)]
+    for proc in procs:
+        _finish(proc, timeout=1200)
+    for i in range(2):
+        np.testing.assert_array_equal(np.load(tmp_path / f"y{i}.npy").reshape(want.shape), want)
+    build_dir = design.path / "sim_verilator_hdl"
+    for damage in ("torn stamp", "binary deleted"):
+        if damage == "torn stamp":
+            (build_dir / "skipless_build.json").write_text('{"sources": {"unit.v"')
+        else:
+            (build_dir / "skl_tb").unlink()
+        logs = []
+        result = cosim.cosim(design, x, log=logs.append)
+        np.testing.assert_array_equal(result.outputs.reshape(want.shape), want, err_msg=damage)
+        assert (build_dir / "skl_tb").is_file(), damage
+        if damage == "torn stamp":
+            assert any(line.startswith("built unit for verilator") for line in logs), logs

@@ -180,6 +180,35 @@ def test_designs_without_stream_ports_and_images_of_the_wrong_shape_are_refused(
 
 
 # ------------------------------------------------------------------ planner
+@pytest.mark.parametrize("damage", ["edited", "truncated", "deleted"])
+def test_an_edited_generated_design_is_regenerated_and_never_simulated(tmp_path, damage):
+    """The cache of `skipless rtl` checks every file's hash, not the hash recorded in design.json or an
+    mtime: a hand-edited, truncated or deleted file is rewritten, and until then refused."""
+    import os
+
+    net = residual_block()
+    design = rtl.write_design(net, tmp_path / "d", top="unit", log=lambda *a: None)
+    path = design.path / "unit.v"
+    good = path.read_text()
+    stamp = path.stat().st_mtime_ns
+    if damage == "edited":
+        path.write_text(good.replace("_ready", "_readx", 1))
+    elif damage == "truncated":
+        path.write_text(good[: len(good) // 2])
+    else:
+        path.unlink()
+    if path.exists():
+        os.utime(path, ns=(stamp, stamp))  # the old mtime: an mtime-based cache would trust it
+    refusal = "lists unit.v, which is missing" if damage == "deleted" else r"changed since it was generated \(unit.v \(edited\)\)"
+    with pytest.raises(SkiplessError, match=refusal):
+        rtl.RTLDesign.load(design.path)
+    if not cosim.available("verilator") and damage == "edited":
+        with pytest.raises(SkiplessError, match="changed since it was generated"):
+            cosim.cosim(rtl.RTLDesign.load(design.path, verify=False), random_input(net, 1), log=lambda *a: None)
+    again = rtl.write_design(net, tmp_path / "d", top="unit", log=lambda *a: None)
+    assert path.read_text() == good and again.stale_files() == []
+
+
 def test_skip_fifo_depth_follows_the_main_branch_and_noskip_has_none():
     net = residual_block(shape=(6, 6, 4))
     fifo = rtl.plan(net).fifos["add"]

@@ -44,7 +44,7 @@ def default_baseline() -> Path:
 BASELINE_VERSION = 1
 
 RESOURCE_TOKENS = ("lut", "ff", "dsp", "bram", "ramb18", "ramb36", "uram", "carry", "fifo", "srl", "lutram", "mux")
-STATUS_ORDER = ("regression", "improvement", "missing", "new", "ok", "info")
+STATUS_ORDER = ("regression", "improvement", "tool changed", "missing", "new", "ok", "info")
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,25 @@ class Row:
     current: float | None
     status: str
     cls: MetricClass = field(default=OTHER)
+    tool_change: str | None = None  # "yosys 0.23 -> 0.70" when the tool's version differs from the baseline's
 
     @property
     def change_pct(self) -> float | None:
         if self.baseline is None or self.current is None or self.baseline == 0:
             return None
         return 100.0 * (self.current - self.baseline) / abs(self.baseline)
+
+
+def tool_changed(base_record: dict, current_record: dict) -> str | None:
+    """"<tool> <old> -> <new>" when both records name the tool's version and the versions differ.
+
+    The version is not part of a result's identity (the baseline must match across upgrades), so the
+    comparison reads it here: a beyond-tolerance change under another tool version is reported as
+    "tool changed", never as a regression or an improvement of the design."""
+    b, c = base_record.get("params") or {}, current_record.get("params") or {}
+    if b.get("tool_version") and c.get("tool_version") and b["tool_version"] != c["tool_version"]:
+        return f"{c.get('tool') or b.get('tool') or 'tool'} {b['tool_version']} -> {c['tool_version']}"
+    return None
 
 
 def judge(cls: MetricClass, baseline: float, current: float) -> str:
@@ -152,12 +165,36 @@ class Comparison:
             change = "-" if row.change_pct is None else f"{row.change_pct:+.2f}%"
             lines.append((row.status.upper() if row.status == "regression" else row.status, row.case, row.kind,
                           row.setting or "-", row.metric, _fmt(row.baseline), _fmt(row.current), change,
-                          row.cls.describe()))
+                          row.cls.describe() + (f"; {row.tool_change}" if row.tool_change else "")))
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
         text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
         where = f" against {self.baseline_path}" if self.baseline_path else ""
         return "\n".join(text) + f"\n\n{counts or 'nothing to compare'}{where}"
+
+
+    def markdown(self) -> str:
+        """Regressions, improvements and tool changes as Markdown tables, then the counts (a CI job summary)."""
+        out = []
+        for status, title in (("regression", "Regressions beyond tolerance"), ("improvement", "Improvements beyond tolerance"),
+                              ("tool changed", "Tool changed (not judged)")):
+            rows = self.by_status(status)
+            if not rows:
+                continue
+            out += [f"### {title}", "", "| case | kind | setting | metric | baseline | current | change | class |",
+                    "|---|---|---|---|---|---|---|---|"]
+            for r in rows:
+                change = "-" if r.change_pct is None else f"{r.change_pct:+.2f} %"
+                cls = r.cls.describe() + (f"; {r.tool_change}" if r.tool_change else "")
+                out.append(f"| {r.case} | {r.kind} | {r.setting or '-'} | {r.metric} | {_fmt(r.baseline)} | {_fmt(r.current)} "
+                           f"| {change} | {cls} |")
+            out.append("")
+        if not self.regressions:
+            out.append("No regression beyond tolerance.")
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        where = f" against `{self.baseline_path}`" if self.baseline_path else ""
+        out.append(f"\n{counts or 'nothing to compare'}{where}")
+        return "\n".join(out)
 
 
 def _fmt(value: float | None) -> str:
@@ -179,11 +216,14 @@ def compare(current_records: list[dict], baseline: dict | list[dict], baseline_p
     for key in sorted(set(base) | set(cur)):
         b_metrics = base[key]["metrics"] if key in base else {}
         c_metrics = cur[key]["metrics"] if key in cur else {}
+        changed = key in base and key in cur and tool_changed(base[key], cur[key])
         for metric in sorted(set(b_metrics) | set(c_metrics)):
             cls = metric_class(metric)
             b, c = b_metrics.get(metric), c_metrics.get(metric)
             status = "new" if b is None else "missing" if c is None else judge(cls, float(b), float(c))
-            rows.append(Row(*key, metric, b, c, status, cls))
+            if changed and status in ("regression", "improvement"):
+                status = "tool changed"  # a new Yosys (say) moves the counts: not the design's doing
+            rows.append(Row(*key, metric, b, c, status, cls, changed))
     return Comparison(rows, baseline_path)
 
 

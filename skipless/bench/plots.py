@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -14,6 +16,22 @@ def _figure(width: float = 6.4, height: float = 4.0) -> Figure:
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _title(ax, text: str, width: int = 60) -> None:
+    """A title wrapped onto as many lines as it needs (constrained layout makes room: never clipped)."""
+    ax.set_title("\n".join(textwrap.wrap(text, width)), fontsize=10)
+
+
+def _legend_outside(fig: Figure, ax, fontsize: int = 8, below: bool = False) -> None:
+    """The legend beside (or below) the axes, where it covers no data."""
+    handles = ax.get_legend_handles_labels()[0]
+    if not handles:
+        return
+    if below:
+        fig.legend(loc="outside lower center", fontsize=fontsize, ncols=2 if len(handles) > 3 else 1)
+    else:
+        fig.legend(loc="outside right upper", fontsize=fontsize)
 
 
 def save_png(fig: Figure, path: Path) -> Path:
@@ -45,21 +63,26 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def accuracy_vs_resource(labels: list[str], resource: list[float], accuracy: list[float], resource_name: str,
-                         title: str) -> Figure:
-    fig = _figure()
+                         title: str, groups: list[str] | None = None) -> Figure:
+    """Accuracy against a resource: one colour per group (the quantization), the Pareto front over all."""
+    fig = _figure(7.4, 4.2)
     ax = fig.add_subplot()
+    groups = groups or [""] * len(labels)
+    colours = {g: f"C{i}" for i, g in enumerate(dict.fromkeys(groups))}
+    for g, colour in colours.items():
+        idx = [i for i, gi in enumerate(groups) if gi == g]
+        ax.scatter([resource[i] for i in idx], [accuracy[i] for i in idx], color=colour, zorder=2, label=g or "design")
     front = pareto_front(list(zip(resource, accuracy, strict=True)))
-    ax.scatter(resource, accuracy, color="tab:gray", zorder=2, label="design")
-    ax.plot([resource[i] for i in front], [accuracy[i] for i in front], "-o", color="tab:red", zorder=3,
+    ax.plot([resource[i] for i in front], [accuracy[i] for i in front], "--", color="black", linewidth=1, zorder=3,
             label="Pareto front")
     for label, x, y in zip(labels, resource, accuracy, strict=True):
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.margins(x=0.2, y=0.1)  # room for the labels
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.margins(x=0.25, y=0.15)  # room for the labels
     ax.set_xlabel(resource_name)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title, fontsize=10)
+    _title(ax, title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(fig, ax)
     return fig
 
 
@@ -74,38 +97,47 @@ def savings_bars(metrics: list[str], series: dict[str, list[float]], title: str)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(metrics)), metrics, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("saving against skip (%)")
-    ax.set_title(title, fontsize=10)
+    _title(ax, title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(fig, ax)
     return fig
 
 
 def ablation_bars(methods: list[str], means: list[float], stds: list[float], title: str) -> Figure:
+    """Horizontal bars from 0 to 100 %: differences of a point or two look as small as they are."""
     fig = _figure(7.0, 0.45 * len(methods) + 1.5)
     ax = fig.add_subplot()
     ys = range(len(methods))
     ax.barh(ys, means, xerr=stds, color="tab:blue", alpha=0.8, capsize=3)
+    for y, m in zip(ys, means, strict=True):
+        ax.annotate(f"{m:.1f}", (m, y), textcoords="offset points", xytext=(14, -3), fontsize=7)
     ax.set_yticks(ys, methods, fontsize=8)
     ax.invert_yaxis()
-    low = min(m - s for m, s in zip(means, stds, strict=True))
-    high = max(m + s for m, s in zip(means, stds, strict=True))
-    ax.set_xlim(max(0.0, low - 2), min(100.0, high + 1))
+    ax.set_xlim(0.0, 100.0)
     ax.set_xlabel("test accuracy (%), mean ± std over seeds")
-    ax.set_title(title, fontsize=10)
+    _title(ax, title)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
-def history_lines(runs: list[str], series: dict[str, list[float | None]], metric: str) -> Figure:
-    """One line per case over the runs (x: run dates, oldest first); gaps where a run lacks the case."""
-    fig = _figure(7.0, 3.6)
+def history_lines(dates: list[_dt.datetime], series: dict[str, list[float | None]], metric: str) -> Figure:
+    """One line per case over the runs, on a date axis (ticks placed by matplotlib, not one per run);
+    gaps where a run lacks the case."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    fig = _figure(8.0, 3.4 + 0.18 * ((len(series) + 1) // 2))
     ax = fig.add_subplot()
     for name, values in series.items():
-        pts = [(i, v) for i, v in enumerate(values) if v is not None]
-        ax.plot([i for i, _ in pts], [v for _, v in pts], "-o", markersize=3, label=name)
-    ax.set_xticks(range(len(runs)), runs, rotation=30, ha="right", fontsize=7)
+        pts = [(dates[i], v) for i, v in enumerate(values) if v is not None]
+        ax.plot([d for d, _ in pts], [v for _, v in pts], "-o", markersize=3, label=name)
+    if dates and max(dates) - min(dates) < _dt.timedelta(days=2):  # one night: a few days around it, not years
+        ax.set_xlim(min(dates) - _dt.timedelta(days=1), max(dates) + _dt.timedelta(days=1))
+    locator = AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.tick_params(axis="x", labelsize=7)
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} over runs", fontsize=10)
+    _title(ax, f"{metric} over runs")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend_outside(fig, ax, fontsize=7, below=True)
     return fig

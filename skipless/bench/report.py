@@ -1,14 +1,24 @@
 """The benchmark report: ``report.md`` and a static ``index.html`` with PNG figures next to them.
 
-Sections (each says "no data yet" instead of failing when its inputs do not exist yet):
+Sections (each says "no data yet" instead of failing when its inputs do not exist yet), the answers first:
 
-* latest results: the newest record per (case, kind, setting);
+* against the baseline: regressions, improvements and tool changes (the comparison `skipless bench
+  compare` makes, with its tolerances), then what is missing or new;
+* the headline: per depth and quantization, skip vs noskip vs short (accuracy, resources and their
+  savings, latency, whether it fits the part, images verified in RTL; :mod:`skipless.bench.headline`),
+  and one verdict line per depth;
 * accuracy against LUT and BRAM, per synthesis setting, with the Pareto front (cases that have both
   an accuracy record and a synthesis record);
 * savings of ``noskip`` and ``short`` designs against the ``skip`` design of the same depth and
   quantization (resources and latency, from synthesis and co-simulation records);
 * the training-method ablation (``benchmarks/results/ablation.json``, written by ``skipless ablation``);
-* the history of the key metrics (accuracy, agreement, latency, resources) over runs, from SQLite.
+* the history of the key metrics (accuracy, agreement, latency, resources) over runs, from SQLite;
+* latest results: the newest record per (case, kind, setting).
+
+On a fresh clone there are no result records: the report then shows the committed baseline's records
+and says so. A run marked started but not ended (``skipless bench run start``; a nightly killed by its
+time limit) is reported as cut short. Tracked files are never deleted (stale figures only when git does
+not track them).
 """
 
 from __future__ import annotations
@@ -21,8 +31,17 @@ from collections import defaultdict
 from pathlib import Path
 
 from skipless import workspace
-from skipless.bench import plots
-from skipless.bench.compare import ACCURACY, AGREEMENT, LATENCY, RESOURCE, metric_class
+from skipless.bench import headline, plots
+from skipless.bench.compare import (
+    ACCURACY,
+    AGREEMENT,
+    LATENCY,
+    RESOURCE,
+    compare,
+    default_baseline,
+    load_baseline,
+    metric_class,
+)
 from skipless.bench.store import (
     KINDS,
     History,
@@ -30,6 +49,7 @@ from skipless.bench.store import (
     latest,
     load_results,
     results_dir,
+    run_status,
     setting,
 )
 from skipless.errors import SkiplessError
@@ -146,6 +166,61 @@ def latest_section(records: list[dict], where: Path) -> Section:
     return s
 
 
+def baseline_section(records: list[dict], baseline: dict | None, baseline_path: Path, from_baseline: bool) -> Section:
+    s = Section("Against the baseline")
+    if baseline is None:
+        s.no_data(f"no baseline at {_shown(baseline_path)}; write one with `skipless bench baseline --update`")
+        return s
+    if from_baseline:
+        s.p(f"No result records of a new run: every section below shows the committed baseline "
+            f"(`{_shown(baseline_path)}`, updated {(baseline.get('updated') or {}).get('date', '?')}).")
+        return s
+    comparison = compare(records, baseline, baseline_path)
+    counts = comparison.counts()
+    s.p(f"Compared with `{_shown(baseline_path)}` (tolerances: latency 2 %, resources 10 %, accuracy 1 point, "
+        "agreement exact; tool speed never fails): " + ", ".join(f"**{n} {k}**" if k == "regression" and n else f"{n} {k}"
+                                                                 for k, n in counts.items()) + ".")
+    header = ["case", "kind", "setting", "metric", "baseline", "current", "change", "class"]
+
+    def rows_of(status):
+        return [[r.case, r.kind, r.setting.replace(",", ", ") or "-", r.metric, r.baseline, r.current,
+                 "-" if r.change_pct is None else f"{r.change_pct:+.2f} %", r.cls.describe() + (f"; {r.tool_change}" if r.tool_change else "")]
+                for r in comparison.by_status(status)]
+
+    for status, title in (("regression", "REGRESSIONS (beyond tolerance)"), ("improvement", "Improvements (beyond tolerance)"),
+                          ("tool changed", "Tool changed (the tool's version differs from the baseline's: not judged)")):
+        rows = rows_of(status)
+        if rows:
+            s.p(f"**{title}**")
+            s.table(header, rows)
+        elif status == "regression":
+            s.p("No regression beyond tolerance.")
+    for status in ("missing", "new"):
+        keys = sorted({f"{r.case} {r.kind}" for r in comparison.by_status(status)})
+        if keys:
+            s.p(f"{status.capitalize()} ({len(keys)}): " + ", ".join(keys[:12]) + (" ..." if len(keys) > 12 else ""))
+    return s
+
+
+def headline_section(records: list[dict]) -> Section:
+    s = Section("Headline: skip vs noskip vs short")
+    rows = headline.headline_rows(records)
+    if not rows:
+        s.no_data("needs accuracy and synthesis or co-simulation records of trained designs "
+                  "(`pytest benchmarks`, `skipless synth`)")
+        return s
+    s.p("Per depth and quantization: each trained design's QKeras test accuracy and its difference to the "
+        "skip design, Yosys resources on the xc7z020 with their change against skip (negative: fewer), latency and interval from "
+        "co-simulation, whether it fits the part, and how many images were checked bit for bit in RTL.")
+    header, cells = headline.table(rows)
+    s.table(header, cells)
+    s.p("**Verdict** (the winner is the design with the fewest LUTs among those within 1 point of the best "
+        "accuracy that fit the part):")
+    for line in headline.verdicts(rows):
+        s.p(line)
+    return s
+
+
 def pareto_section(records: list[dict]) -> Section:
     s = Section("Accuracy against resources (Pareto front)")
     newest = latest(records).values()
@@ -166,7 +241,7 @@ def pareto_section(records: list[dict]) -> Section:
         candidates = [m for (base, m) in acc if base == vid.base and (m == method or method is None)]
         if len(candidates) == 1:
             label = vid.base + (f".{candidates[0]}" if candidates[0] else "")
-            groups[setting(rec) or "default"].append((label, acc[(vid.base, candidates[0])], rec["metrics"]))
+            groups[setting(rec) or "default"].append((label, acc[(vid.base, candidates[0])], rec["metrics"], vid.quant))
     if not groups:
         s.no_data("needs, for the same case, an accuracy record and a synthesis record with LUT/BRAM counts")
         return s
@@ -174,26 +249,36 @@ def pareto_section(records: list[dict]) -> Section:
         "The Pareto front joins the designs that no other design beats on both accuracy and the resource.")
     for sett, points in sorted(groups.items()):
         for name, getter in (("LUT", lut_of), ("BRAM (18 Kb units)", bram_of)):
-            pts = [(label, getter(m), a) for label, a, m in points if getter(m) is not None]
+            pts = [(label, getter(m), a, q) for label, a, m, q in points if getter(m) is not None]
             if not pts:
                 s.p(f"Setting `{sett}`: no {name} counts in its synthesis records.")
                 continue
             labels, res, accs = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
             front = set(plots.pareto_front(list(zip(res, accs, strict=True))))
-            s.figure(plots.accuracy_vs_resource(labels, res, accs, name, f"accuracy vs {name} ({sett})"),
+            s.figure(plots.accuracy_vs_resource(labels, res, accs, name, f"accuracy vs {name} ({sett})", [p[3] for p in pts]),
                      f"pareto-{name.split()[0].lower()}-{sett}", f"accuracy against {name}, {sett}")
             s.table(["design", name, "accuracy %", "Pareto"],
-                    [[lbl, r, a, "yes" if i in front else ""] for i, (lbl, r, a) in enumerate(pts)])
+                    [[lbl, r, a, "yes" if i in front else ""] for i, (lbl, r, a, _) in enumerate(pts)])
     return s
 
 
 def savings_section(records: list[dict]) -> Section:
     s = Section("Savings from removing or shortening skips")
     groups: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    rank: dict[tuple, int] = {}
     for rec in latest(records).values():
         vid = _variant(rec["case"]) if rec["kind"] in ("synth", "cosim") else None
-        if vid:
-            groups[(vid.depth, vid.quant, _method(rec) or "-", rec["kind"], setting(rec) or "default")][vid.skip] = rec
+        if not vid or vid.skip not in SKIP_TOKENS:
+            continue
+        # trained designs of one cell compare across their methods (skip: QAT, noskip: iter-kept, ...),
+        # each skip mode's preferred method first; random-weight designs among themselves
+        method = _method(rec)
+        key = (vid.depth, vid.quant, "trained" if method else "-", rec["kind"], setting(rec) or "default")
+        order = headline.PREFERRED[vid.skip]
+        r = order.index(method) if method in order else len(order)
+        if vid.skip not in groups[key] or r < rank[key + (vid.skip,)]:
+            groups[key][vid.skip] = rec
+            rank[key + (vid.skip,)] = r
     shown = 0
     for (depth, quant, method, kind, sett), by_skip in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
         others = [t for t in SKIP_TOKENS[1:] if t in by_skip]
@@ -277,6 +362,7 @@ def history_section(rows: list[dict], where: Path) -> Section:
     runs = sorted({(r["date"], r["run_id"]) for r in rows})
     index = {run: i for i, run in enumerate(runs)}
     labels = [date[:16].replace("T", " ") for date, _ in runs]
+    dates = [_parse_date(date) for date, _ in runs]
     by_metric: dict[str, dict[str, list]] = defaultdict(dict)
     for r in rows:
         name = " ".join(x for x in (r["case"], r["kind"], r["setting"]) if x)
@@ -285,11 +371,18 @@ def history_section(rows: list[dict], where: Path) -> Section:
     s.p(f"{len(runs)} run(s) from {labels[0]} to {labels[-1]} in `{where.name}`.")
     metrics = sorted(by_metric)
     for metric in metrics[:MAX_HISTORY_FIGURES]:
-        s.figure(plots.history_lines(labels, by_metric[metric], metric), f"history-{metric}", f"{metric} over runs")
+        s.figure(plots.history_lines(dates, by_metric[metric], metric), f"history-{metric}", f"{metric} over runs")
     if len(metrics) > MAX_HISTORY_FIGURES:
         s.p(f"{len(metrics) - MAX_HISTORY_FIGURES} more metrics are in the database: "
             + ", ".join(metrics[MAX_HISTORY_FIGURES:]))
     return s
+
+
+def _parse_date(text: str) -> _dt.datetime:
+    try:
+        return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 # ---------------------------------------------------------------- rendering
@@ -360,29 +453,67 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def summary_markdown(report_md: Path) -> str:
+    """The report's top as Markdown for a CI job summary: its meta lines and the baseline and headline
+    sections (figures left out)."""
+    text = Path(report_md).read_text()
+    keep, out = True, []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            keep = line[3:] in ("Against the baseline", "Headline: skip vs noskip vs short")
+        if keep and not line.startswith("!["):
+            out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+def _tracked(path: Path) -> bool:
+    """Whether git tracks ``path`` (True when git cannot tell: then nothing is deleted)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", "ls-files", "--error-unmatch", path.name], cwd=path.parent, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return True
+    if proc.returncode != 0 and b"not a git repository" in proc.stderr:
+        return False
+    return proc.returncode == 0
+
+
 def write_report(out: str | Path | None = None, results: str | Path | None = None, history: str | Path | None = None,
-                 ablation: str | Path | None = None) -> Path:
-    """Build the report from the results folder, the history database and the ablation table; returns
-    ``<out>/index.html`` (``report.md`` and the figures lie next to it)."""
+                 ablation: str | Path | None = None, baseline: str | Path | None = None) -> Path:
+    """Build the report from the results folder, the history database, the ablation table and the baseline;
+    returns ``<out>/index.html`` (``report.md`` and the figures lie next to it)."""
     out = Path(out or workspace.current().reports)
     folder, db = results_dir(results), history_db(history)
     ablation_path = Path(ablation or ablation_json())
+    baseline_path = Path(baseline or default_baseline())
     records = load_results(folder)
+    base = load_baseline(baseline_path) if baseline_path.exists() else None
+    from_baseline = not records and base is not None
+    if from_baseline:
+        records = [dict(r) for r in base["records"]]
     rows = []
     if db.exists():
         with History(db) as hist:
             rows = hist.rows()
     sections = [
-        latest_section(records, folder),
+        baseline_section(records, base, baseline_path, from_baseline),
+        headline_section(records),
         pareto_section(records),
         savings_section(records),
         ablation_section(ablation_path),
         history_section(rows, db),
+        latest_section(records, baseline_path if from_baseline else folder),
     ]
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     meta = [f"generated {now} at commit `{git_commit()}`",
-            f"{len(records)} result record(s) from `{_shown(folder)}`; history `{_shown(db)}`"
-            + ("" if db.exists() else " (none yet)")]
+            (f"{len(records)} record(s) of the committed baseline `{_shown(baseline_path)}` (no new results)" if from_baseline
+             else f"{len(records)} result record(s) from `{_shown(folder)}`")
+            + f"; history `{_shown(db)}`" + ("" if db.exists() else " (none yet)")]
+    status = None if from_baseline else run_status(folder)
+    if status and status["cut_short"]:
+        meta.insert(0, f"**This run was cut short**: started {status.get('started')}, never finished "
+                       f"(run {status.get('run_id')}); sections may lack this run's later results.")
     out.mkdir(parents=True, exist_ok=True)
     written = set()
     for sec in sections:
@@ -391,7 +522,7 @@ def write_report(out: str | Path | None = None, results: str | Path | None = Non
                 plots.save_png(block[1], out / block[2])
                 written.add(block[2])
     for stale in out.glob("fig-*.png"):
-        if stale.name not in written:
+        if stale.name not in written and not _tracked(stale):
             stale.unlink()
     title = "skipless benchmark report"
     write_atomic(out / "report.md", to_markdown(title, meta, sections))

@@ -124,6 +124,40 @@ def update_json_rows(path: Path, key: str, row: dict) -> None:
     write_json(path, rows)
 
 
+RUN_STATUS = "run_status.json"
+
+
+def mark_run(state: str, directory: str | Path | None = None, note: str = "") -> Path:
+    """Record that a benchmark run ("start") began or ("end") finished, in ``<results dir>/run_status.json``.
+
+    A run that was started and never ended (a job killed by its time limit) is reported as cut short by
+    :func:`run_status` and the report."""
+    if state not in ("start", "end"):
+        raise SkiplessError(f"a run is marked 'start' or 'end', not {state!r}")
+    path = results_dir(directory) / RUN_STATUS
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    status = {"run_id": run_id(), "started": now, "ended": None, "note": note}
+    if state == "end":
+        old = run_status(directory) or {}
+        status = {**old, "run_id": old.get("run_id") or run_id(), "ended": now}
+        status.setdefault("started", None)
+    write_json(path, status)
+    return path
+
+
+def run_status(directory: str | Path | None = None) -> dict | None:
+    """The run status written by :func:`mark_run`, with ``cut_short`` set; None when no run was marked."""
+    path = results_dir(directory) / RUN_STATUS
+    if not path.exists():
+        return None
+    try:
+        status = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SkiplessError(f"{path} is unreadable ({e}): delete it and mark the run again") from e
+    status["cut_short"] = bool(status.get("started")) and not status.get("ended")
+    return status
+
+
 def write_result(record: dict, directory: str | Path | None = None) -> Path:
     """Write one record as its own JSON file (atomically); returns the file. Adds provenance and the run id
     if the record lacks them."""
@@ -147,7 +181,7 @@ def load_results(directory: str | Path | None = None) -> list[dict]:
     if not folder.is_dir():
         raise SkiplessError(f"results folder {folder} is a file; pass the folder holding the result JSON files")
     records = []
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(p for p in folder.glob("*.json") if p.name != RUN_STATUS):
         try:
             record = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -156,6 +190,35 @@ def load_results(directory: str | Path | None = None) -> list[dict]:
         record["_file"] = path.name
     records.sort(key=lambda r: (r.get("provenance", {}).get("date", ""), r["_file"]))
     return records
+
+
+def merge(sources: list[str | Path], directory: str | Path | None = None, db: str | Path | None = None) -> tuple[int, int]:
+    """Bring the record files of other stores (a sharded nightly's jobs, a cluster's tasks) into this
+    store and its history; returns (added, already there). Only this process writes the SQLite history,
+    so the shards never share a database file. Every source file is checked before anything is written."""
+    target = results_dir(directory)
+    incoming = []
+    for source in sources:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise SkiplessError(f"{folder} is not a folder of result records: pass the folders the shards wrote")
+        incoming += [(path, record) for record in load_results(folder) for path in [folder / record["_file"]]]
+    added = present = 0
+    with History(db) as hist:
+        for path, record in incoming:
+            dest = target / path.name
+            if dest.exists():
+                present += 1
+                continue
+            clean = {k: v for k, v in record.items() if not k.startswith("_")}
+            write_json(dest, clean)
+            try:
+                hist.add(clean)
+            except BaseException:
+                dest.unlink(missing_ok=True)
+                raise
+            added += 1
+    return added, present
 
 
 def latest(records: list[dict]) -> dict[tuple[str, str, str], dict]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from skipless import workspace
 from skipless.cli.common import add_data_args, add_parser, emit_json, int_list, load_dataset, positive_int
+from skipless.errors import SkiplessError
 
 
 def _add_train_args(p) -> None:
@@ -116,6 +117,30 @@ def cmd_grid_status(args) -> int:
     return 0
 
 
+def cmd_grid_designs(args) -> int:
+    """The trained designs the hardware benchmarks run on, one per line (tox synth/bench, the nightly)."""
+    import sys
+
+    from skipless import zoo
+    from skipless.train import grid
+
+    models, _ = _grid_dirs(args)
+    wanted = {r.artifact for r in _grid_runs(args)}
+    designs = [d for d in grid.hardware_designs(models) if d in wanted]
+    if not designs:
+        depths = set(int_list(args.depths, "--depths")) if args.depths else None
+        quants = set(args.quants.split(",")) if args.quants else None
+        designs = [a for a in zoo.trained_artifacts(models) if a.endswith(".normal")
+                   for vid in [zoo.parse_id(a)] if vid.skip in ("skip", "noskip", "short") and vid.quant != "float"
+                   and (depths is None or vid.depth in depths) and (quants is None or vid.quant in quants)]
+        if designs:
+            print(f"no trained grid design in {models} yet: the .normal artifacts instead", file=sys.stderr)
+    if not designs:
+        raise SkiplessError(f"no trained designs in {models}: train the grid first (skipless grid train)")
+    print("\n".join(designs))
+    return 0
+
+
 def register(sub) -> None:
     from skipless.train import METHODS
 
@@ -159,7 +184,9 @@ def register(sub) -> None:
     gp = add_parser(sub, "grid", "the trained benchmark grid: every depth x quant with skip/noskip/short")
     gsub = gp.add_subparsers(dest="grid_command", required=True)
     for name, func, text in (("train", cmd_grid_train, "train what is left of the grid, in order (resumable)"),
-                             ("status", cmd_grid_status, "done / running / left, with test accuracy and wall time")):
+                             ("status", cmd_grid_status, "done / running / left, with test accuracy and wall time"),
+                             ("designs", cmd_grid_designs, "the trained hardware designs (skip/noskip/short of each cell) "
+                              "present in models/, one per line: what synthesis and the benchmarks run on")):
         p = add_parser(gsub, name, text)
         p.add_argument("--depths", help="only these depths, e.g. 8 (default: all of the grid)")
         p.add_argument("--quants", help="only these quant specs, e.g. w8a8,w4a4 (default: all of the grid)")
@@ -168,10 +195,11 @@ def register(sub) -> None:
         p.add_argument("--seed", type=int, default=0, help="seed of the weights, split and shuffling")
         p.add_argument("--models-dir", help="default: the workspace's models/")
         p.add_argument("--checkpoints", help="checkpoints of the runs and the sweep's lock (default: the workspace's runs/grid)")
-        add_data_args(p)
+        if name != "designs":
+            add_data_args(p)
         p.set_defaults(func=func)
         if name == "train":
             p.add_argument("--resume", action="store_true", help="continue a run that was killed from its last checkpoint")
             p.add_argument("--stop-after-runs", type=positive_int, help="stop after training this many runs")
-        else:
+        elif name == "status":
             p.add_argument("--json", action="store_true", help="print the status as JSON")

@@ -47,14 +47,21 @@ BURST_INTERVALS = 2  # ... of 1 to 3 image intervals (the mean, in intervals)
 FIRST_BURST_INTERVALS = 8  # the first stressed output beat always starts one this long: the pipeline fills up
 
 
+LONG_RUN_CYCLES = 100_000_000  # from this many simulated cycles on, the C++ is compiled with -O3
+
+
 @dataclass(frozen=True)
 class VerilatorOptions:
-    """How Verilator builds the fast bench; the defaults are the measured best on this machine
-    (``pytest benchmarks -k cosim_flags``)."""
+    """How Verilator builds the fast bench; each choice measured in ``pytest benchmarks -k cosim_flags``.
+
+    The C++ optimization is a trade: ``-O3`` (``LONG_RUN``) simulates faster than Verilator's own
+    ``-Os`` but takes minutes longer to compile. :meth:`for_run` picks it for runs of at least
+    ``LONG_RUN_CYCLES`` cycles (a test set), where the faster simulation pays for the compile, and
+    the quicker build for the few-image runs of the test suite."""
 
     threads: int = 1
     opt: str = "-O3"  # Verilator's own optimization level
-    cflags: str = "-O3"  # for the C++ compiler, after Verilator's OPT_FAST (-Os): measured +30 % on r8
+    cflags: str = ""  # extra C++ flags after Verilator's OPT_FAST (-Os); LONG_RUN adds -O3
     x_fast: bool = True
     hdl_clock: bool = True  # the bench's own clock (needs --timing) instead of cocotb's
     assertions: bool = True  # the library's simulation-only checks (off: -DSYNTHESIS, for measuring their cost)
@@ -69,6 +76,14 @@ class VerilatorOptions:
             out += ["--threads", str(self.threads)]
         out += ["--timing"] if self.hdl_clock else ["--no-timing"]
         return out
+
+    @classmethod
+    def for_run(cls, cycles: float) -> VerilatorOptions:
+        """The options for a run of about ``cycles`` simulated cycles."""
+        return LONG_RUN if cycles >= LONG_RUN_CYCLES else cls()
+
+
+LONG_RUN = VerilatorOptions(cflags="-O3")
 
 
 @dataclass
@@ -305,12 +320,13 @@ class _Progress(threading.Thread):
 
 def _cosim_hdl(design, images, simulator, seed, gap_prob, stall_prob, watchdog_cycles, log, chunk, clean, expected,
                max_mismatches, progress, options) -> CosimResult:
+    interval = design.info.get("estimated_interval_cycles") or 100_000
+    options = options or VerilatorOptions.for_run(len(images) * interval)
     runner, build_dir, build_s, hdl_clock = build(design, simulator, "hdl", log, options)
     iface = design.info["interface"]
     ispec, ospec = iface["input"], iface["output"]
     run_dir = build_dir / "runs"
     run_dir.mkdir(exist_ok=True)
-    interval = design.info.get("estimated_interval_cycles") or 100_000
     watchdog = int(watchdog_cycles or 4 * interval + 100_000)
     env = simulator_env(simulator)
     outputs, first_in, last_out = [], [], []

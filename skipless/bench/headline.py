@@ -1,0 +1,196 @@
+"""The project's main answer, from the result records: at depth D and quantization Q, what removing or
+shortening the skips costs in accuracy and saves in resources and latency.
+
+:func:`headline_rows` picks, per (depth, quant) cell, one trained design per skip mode (the grid's roles
+first: ``skip`` = QAT teacher, ``noskip`` = iterative removal with the optimizer kept, ``short`` =
+shortened skips; a ``.normal`` artifact where the grid has none) and joins its records:
+
+* ``accuracy``: QKeras test accuracy (percent);
+* ``synth`` (Yosys on the part, default xc7z020): LUT, FF, DSP, BRAM18 and whether they fit the part;
+* ``cosim``: latency and interval (cycles; microseconds at the clock), and how many images were checked
+  bit-exactly in RTL.
+
+:func:`verdicts` turns the rows into one line per depth. Both feed the report and the README's table.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from skipless.bench.store import latest
+from skipless.errors import SkiplessError
+
+SKIPS = ("skip", "noskip", "short")
+# per skip mode, the methods in the order the headline prefers them (the grid's roles first)
+PREFERRED = {"skip": ("qat", "normal"), "noskip": ("iter-kept", "kd-tailor", "iter-rebuild", "normal"),
+             "short": ("shorten", "normal")}
+RESOURCES = ("lut", "ff", "dsp", "bram18")
+ACCURACY_TOLERANCE = 1.0  # points: "as accurate" for the verdict (the comparison's accuracy tolerance)
+
+
+@dataclass
+class HeadlineRow:
+    depth: int
+    quant: str
+    skip: str
+    design: str  # artifact id, e.g. r8-noskip-w8a8.iter-kept
+    accuracy: float | None = None
+    resources: dict = field(default_factory=dict)  # lut, ff, dsp, bram18
+    part: str | None = None
+    utilization: dict = field(default_factory=dict)  # resource -> fraction of the part
+    latency_cycles: float | None = None
+    latency_us: float | None = None
+    interval_cycles: float | None = None
+    rtl_images: int | None = None  # images checked bit-exactly in RTL (largest run)
+    rtl_mismatches: int | None = None
+
+    @property
+    def fits(self) -> bool | None:
+        return None if not self.utilization else max(self.utilization.values()) <= 1.0
+
+    def fit_text(self) -> str:
+        if not self.utilization:
+            return "-"
+        worst = max(self.utilization, key=self.utilization.get)
+        return f"{'yes' if self.fits else 'NO'} ({100 * self.utilization[worst]:.0f} % {worst.upper()})"
+
+
+def _parse(case: str):
+    from skipless.zoo import parse_id
+
+    try:
+        return parse_id(case)
+    except SkiplessError:
+        return None
+
+
+def _method(record: dict) -> str | None:
+    vid = _parse(record["case"])
+    return (vid.method if vid else None) or (record.get("params") or {}).get("method")
+
+
+def headline_rows(records: list[dict], part: str | None = None) -> list[HeadlineRow]:
+    """One row per (depth, quant, skip) that has a trained design with an accuracy or a synthesis record."""
+    from skipless.synth.parts import DEFAULT_PART, get_part
+
+    part_name = part or DEFAULT_PART
+    capacity = get_part(part_name).available()
+    by_design: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for rec in latest(records).values():
+        vid, method = _parse(rec["case"]), _method(rec)
+        if vid is None or method is None or vid.skip not in SKIPS:
+            continue  # random-weight designs have no accuracy: not part of the answer
+        if rec["kind"] == "synth" and (rec.get("params") or {}).get("part", part_name) != part_name:
+            continue
+        by_design[(vid.depth, vid.quant, vid.skip, method)][rec["kind"]].append(rec)
+    rows = []
+    cells = sorted({(d, q) for d, q, _, _ in by_design}, key=lambda c: (c[0], c[1]))
+    for depth, quant in cells:
+        for skip in SKIPS:
+            methods = [m for m in PREFERRED[skip] if (depth, quant, skip, m) in by_design]
+            if not methods:
+                continue
+            kinds = by_design[(depth, quant, skip, methods[0])]
+            row = HeadlineRow(depth, quant, skip, f"r{depth}-{skip}-{quant}.{methods[0]}")
+            for rec in kinds.get("accuracy", []):
+                m = rec["metrics"]
+                if "test_accuracy" in m:
+                    row.accuracy = float(m["test_accuracy"])
+            for rec in kinds.get("synth", []):
+                m = rec["metrics"]
+                row.resources = {r: float(m[r]) for r in RESOURCES if r in m}
+                row.part = part_name
+                row.utilization = {r: v / capacity[r] for r, v in row.resources.items() if capacity.get(r)}
+                for key in ("latency_cycles", "latency_us", "interval_cycles"):
+                    if key in m and getattr(row, key) is None:
+                        setattr(row, key, float(m[key]))
+            for rec in kinds.get("cosim", []):
+                m, params = rec["metrics"], rec.get("params") or {}
+                if "latency_cycles" in m and params.get("gap_prob", 0) == 0 and params.get("stall_prob", 0) == 0:
+                    row.latency_cycles = float(m["latency_cycles"])
+                if "interval_cycles" in m:
+                    row.interval_cycles = float(m["interval_cycles"])
+                images = params.get("test_images")
+                if images and "rtl_match" in m and (row.rtl_images is None or images > row.rtl_images):
+                    row.rtl_images = int(images)
+                    row.rtl_mismatches = int(m.get("rtl_mismatches", round(images * (1 - float(m["rtl_match"])))))
+            if row.accuracy is None and not row.resources:
+                continue
+            rows.append(row)
+    return rows
+
+
+def saving(base: float | None, other: float | None) -> float | None:
+    """Percent saved by ``other`` against ``base`` (positive: less)."""
+    if base is None or other is None or base == 0:
+        return None
+    return 100.0 * (base - other) / base
+
+
+def table(rows: list[HeadlineRow]) -> tuple[list[str], list[list[str]]]:
+    """The headline table: header and text cells; in brackets the change against the cell's skip design
+    (negative: fewer resources), and the accuracy difference to it in points."""
+    header = ["depth", "quant", "design", "accuracy %", "Δ acc (pt)", "LUT", "FF", "DSP", "BRAM18", "latency",
+              "interval (cycles)", "fits", "RTL-verified images"]
+    base = {(r.depth, r.quant): r for r in rows if r.skip == "skip"}
+    out = []
+    for r in rows:
+        b = base.get((r.depth, r.quant))
+        delta = None if b is None or b is r or b.accuracy is None or r.accuracy is None else r.accuracy - b.accuracy
+        cells = [f"r{r.depth}", r.quant, r.design, _num(r.accuracy, ".2f"), "-" if delta is None else f"{delta:+.2f}"]
+        for res in RESOURCES:
+            value = r.resources.get(res)
+            save = None if b is None or b is r else saving(b.resources.get(res), value)
+            cells.append("-" if value is None else f"{value:,.0f}".replace(",", " ") + ("" if save is None else f" ({-save:+.1f} %)"))
+        latency = "-" if r.latency_cycles is None else f"{r.latency_cycles:,.0f}".replace(",", " ") + " cycles" + (
+            "" if r.latency_us is None else f" = {r.latency_us:.0f} µs")
+        rtl = "-" if r.rtl_images is None else f"{r.rtl_images} ({r.rtl_mismatches} mismatches)"
+        cells += [latency, _num(r.interval_cycles, ".0f"), r.fit_text(), rtl]
+        out.append(cells)
+    return header, out
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def winner(cell: list[HeadlineRow]) -> HeadlineRow | None:
+    """Among the cell's designs as accurate as its best (within ACCURACY_TOLERANCE) and that fit, the one
+    with the fewest LUTs (then BRAM); designs without resources or accuracy are not judged."""
+    judged = [r for r in cell if r.accuracy is not None and r.resources.get("lut") is not None]
+    if not judged:
+        return None
+    best = max(r.accuracy for r in judged)
+    good = [r for r in judged if r.accuracy >= best - ACCURACY_TOLERANCE and r.fits is not False] or judged
+    return min(good, key=lambda r: (r.resources["lut"], r.resources.get("bram18", 0)))
+
+
+def verdicts(rows: list[HeadlineRow]) -> list[str]:
+    """One line per depth: per quantization, the winner and what removing/shortening costs and saves."""
+    lines = []
+    for depth in sorted({r.depth for r in rows}):
+        parts = []
+        for quant in sorted({r.quant for r in rows if r.depth == depth}):
+            cell = [r for r in rows if r.depth == depth and r.quant == quant]
+            base = next((r for r in cell if r.skip == "skip"), None)
+            w = winner(cell)
+            bits = []
+            for r in cell:
+                if r is base or base is None:
+                    continue
+                what = []
+                if r.accuracy is not None and base.accuracy is not None:
+                    what.append(f"accuracy {r.accuracy - base.accuracy:+.2f} pt")
+                for res in ("lut", "bram18"):
+                    s = saving(base.resources.get(res), r.resources.get(res))
+                    if s is not None:
+                        what.append(f"{res.upper().replace('18', '')} {-s:+.1f} %")
+                if what:
+                    bits.append(f"{r.skip}: {', '.join(what)}")
+            head = f"{quant}: {w.skip} wins" if w else f"{quant}: no verdict yet (needs accuracy and synthesis)"
+            fit = "" if base is None or base.fits is None else ("" if all(r.fits for r in cell if r.fits is not None)
+                                                                  else " (not every design fits the part)")
+            parts.append(head + (f" ({'; '.join(bits)})" if bits else "") + fit)
+        lines.append(f"r{depth}: " + " | ".join(parts))
+    return lines
