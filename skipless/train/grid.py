@@ -179,8 +179,6 @@ def train(
     One sweep per checkpoints folder at a time (a lock). A run with checkpoints continues from them
     only with ``resume``; otherwise the sweep stops and says so, so that nothing is silently redone.
     """
-    from skipless.train.methods import run as run_job
-
     trained: list[str] = []
     with exclusive(checkpoints_dir, "grid sweep"):
         for r in runs:
@@ -201,17 +199,25 @@ def train(
             if stop_after_runs is not None and len(trained) >= stop_after_runs:
                 break
             write_atomic(checkpoints_dir / "CURRENT", r.artifact + "\n")
-            log(f"== grid: {r.artifact} ({r.role}, {r.job.config.epochs} epochs)")
-            start = time.time()
-            model, card = run_job(r.job, ds, log=log, checkpoint_dir=checkpoints_dir / r.artifact,
-                                  resume=st["state"] == "partial", models_dir=models_dir)
-            card = {**card, "grid": {"role": r.role, "cell": f"r{r.depth}-{r.quant}"}, "wall_seconds": round(time.time() - start, 1)}
-            zoo.save_artifact(model, card, models_dir)
-            log(f"== grid: saved {r.artifact}: test accuracy {100 * card['metrics']['test_accuracy']:.2f}% "
-                f"({card['wall_seconds'] / 60:.1f} min this session)")
+            train_one(r, ds, models_dir, checkpoints_dir, resume=st["state"] == "partial", log=log)
             trained.append(r.artifact)
         (checkpoints_dir / "CURRENT").unlink(missing_ok=True)
     return trained
+
+
+def train_one(r: GridRun, ds, models_dir: Path, checkpoints_dir: Path, resume: bool, log: Callable[[str], None] = print) -> dict:
+    """Train one run of the grid (its checkpoints in ``checkpoints_dir/<artifact>``) and save its artifact;
+    returns the card. The sweep above calls it one run at a time; :mod:`skipless.cluster` as a task."""
+    from skipless.train.methods import run as run_job
+
+    log(f"== grid: {r.artifact} ({r.role}, {r.job.config.epochs} epochs)")
+    start = time.time()
+    model, card = run_job(r.job, ds, log=log, checkpoint_dir=checkpoints_dir / r.artifact, resume=resume, models_dir=models_dir)
+    card = {**card, "grid": {"role": r.role, "cell": f"r{r.depth}-{r.quant}"}, "wall_seconds": round(time.time() - start, 1)}
+    zoo.save_artifact(model, card, models_dir)
+    log(f"== grid: saved {r.artifact}: test accuracy {100 * card['metrics']['test_accuracy']:.2f}% "
+        f"({card['wall_seconds'] / 60:.1f} min this session)")
+    return zoo.read_card(r.artifact, models_dir)
 
 
 def select(runs: list[GridRun], only: list[str] | None) -> list[GridRun]:
