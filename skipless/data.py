@@ -226,6 +226,18 @@ def load(name: str = DEFAULT_DATASET, data_dir: str | Path | None = None) -> Dat
 # ---------------------------------------------------------------- training pipeline
 
 
+def edge_cases(shape, seed: int = 0) -> np.ndarray:
+    """Inputs that reach the corners of the fixed-point types (normalized values, N x H x W x C): all
+    zeros, saturating maxima and minima, a checkerboard of both, and random values. Real test images
+    rarely saturate a requantization; these make every saturation and wrap show."""
+    rng = np.random.default_rng(seed)
+    checker = np.indices(shape[:2]).sum(axis=0) % 2
+    checker = np.repeat((checker * 200.0 - 100.0)[..., None], shape[2], axis=2)
+    return np.stack(
+        [np.zeros(shape), np.full(shape, 100.0), np.full(shape, -100.0), checker, rng.uniform(-6, 6, shape), rng.normal(0, 1.5, shape)]
+    ).astype(np.float32)
+
+
 def augment_batch(images, seed, flip: bool, pad: int = 4):
     """Random crop with ``pad``-pixel zero padding and (optionally) a horizontal flip, per image (tf ops)."""
     import tensorflow as tf

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skipless.data import edge_cases
 from skipless.errors import SkiplessError
 from skipless.fileio import changed_files
 from skipless.rtl.design import LIBRARY, RTLDesign, derive, write_design
@@ -182,11 +183,12 @@ def plant(fault: Fault, design: RTLDesign, net, out: Path) -> RTLDesign | None:
 # ---------------------------------------------------------------- judging
 
 
-def _judge_rtl(fault: Fault, design: RTLDesign, x, expected, simulator: str) -> tuple[bool, str, dict]:
+def _judge_rtl(fault: Fault, design: RTLDesign, x, expected, settings) -> tuple[bool, str, dict]:
     from skipless import cosim
 
     try:
-        result = cosim.cosim(design, x, simulator=simulator, seed=11, gap_prob=0.2, stall_prob=0.3, expected=expected,
+        result = cosim.cosim(design, x, simulator=settings.simulator, seed=settings.seed, gap_prob=settings.gap_prob,
+                             stall_prob=settings.stall_prob, expected=expected,
                              log=lambda *a: None)
     except SkiplessError as e:
         text = str(e)
@@ -248,9 +250,13 @@ def _judge_hls(fault: Fault, build, x, expected, scratch: Path) -> tuple[bool, s
     return False, f"C-sim equal to QKeras on all {len(x)} images", located
 
 
-def run(build, faults: list[str] | None = None, n: int = 12, simulator: str = "verilator", scratch: Path | None = None,
+def run(build, faults: list[str] | None = None, n: int = 12, simulator: str | None = None, scratch: Path | None = None,
         log=print) -> list[Outcome]:
-    """Plant each fault of the catalogue (or those named) in ``build``'s design and verify it; returns outcomes."""
+    """Plant each fault of the catalogue (or those named) in ``build``'s design and verify it; returns outcomes.
+
+    Each RTL fault is co-simulated on ``n`` test images and the saturating edge cases of
+    :func:`skipless.data.edge_cases`, with the build's co-simulation settings (seed,
+    random gaps and back-pressure; ``simulator`` overrides its simulator)."""
     import time
 
     from skipless.cosim.selftest import run_selftest
@@ -260,10 +266,15 @@ def run(build, faults: list[str] | None = None, n: int = 12, simulator: str = "v
     if unknown:
         raise SkiplessError(f"unknown fault(s) {', '.join(unknown)}: the catalogue has {', '.join(BY_NAME)}")
     chosen = [BY_NAME[f] for f in faults] if faults else CATALOGUE
+    settings = build.settings.cosim if simulator is None else replace(build.settings.cosim, simulator=simulator)
+    if settings.gap_prob == 0 and settings.stall_prob == 0:
+        raise SkiplessError("mutation testing needs random gaps or back-pressure (--gap/--stall above 0): "
+                            "faults in the handshakes show only under them")
     scratch = Path(scratch) if scratch else build.folder / "faults"
     design = build.rtl()
     net = from_hls4ml(build.graph(), design.top)
-    x, _ = build.test_images(n)
+    x = build.test_images(n)[0]
+    x = np.concatenate([x, edge_cases(x.shape[1:]).astype(x.dtype)])  # saturating inputs: a wrong saturation shows
     expected = build.reference(x)
     outcomes = []
     for fault in chosen:
@@ -277,9 +288,9 @@ def run(build, faults: list[str] | None = None, n: int = 12, simulator: str = "v
             if planted is None:
                 outcomes.append(Outcome(fault.name, fault.kind, None, "not applicable: the design has no place for it"))
                 continue
-            caught, how, _ = _judge_rtl(fault, planted, x, expected, simulator)
+            caught, how, _ = _judge_rtl(fault, planted, x, expected, settings)
             if fault.kind == "library":
-                found = run_selftest((planted.path / LIBRARY).read_text(), scratch / fault.name / "selftest", simulator)
+                found = run_selftest((planted.path / LIBRARY).read_text(), scratch / fault.name / "selftest", settings.simulator)
                 how = f"{how}; library self-test: {found or 'passed'}"
                 caught = caught or found is not None
                 located = "skipless_lib.v"

@@ -137,7 +137,8 @@ class Build:
             self._project = project
         return self._project
 
-    def verify(self, n: int | str = 100, x: np.ndarray | None = None, y: np.ndarray | None = None, workers: int | None = None):
+    def verify(self, n: int | str = 100, x: np.ndarray | None = None, y: np.ndarray | None = None, workers: int | None = None,
+               progress=None):
         """C-simulation against QKeras on ``n`` test images (or ``x``); writes ``csim.json``."""
         from skipless import hls
 
@@ -145,7 +146,7 @@ class Build:
             x, y = self.test_images(n)
         project = self.convert()
         start = time.time()
-        result = hls.verify(self.model, project, x, workers=workers)
+        result = hls.verify(self.model, project, x, workers=workers, progress=progress)
         seconds = time.time() - start
         record = {"id": self.design_id, "images": len(x), "bit_exact_images": result.n_equal, "bit_exact": result.bit_exact,
                   "max_abs_diff": result.max_abs_diff, "seconds": round(seconds, 2), "content_hash": project.content_hash}

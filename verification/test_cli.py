@@ -86,6 +86,10 @@ BAD_INPUTS = [
     (["train", "r8-skip-w8a8", "--lr", "nan"], "learning rate must be a finite number > 0"),
     (["models", "show", "r600002-skip-w8a8"], "above 1202"),
     (["grid", "train", "--only", "r8-skip-w9a9.qat"], "not a run of the grid"),
+    (["faults", "r8-skip-w8a8", "--only", "cosmic-ray"], "unknown fault(s) cosmic-ray: the catalogue has weight-lsb"),
+    (["faults", "r8-skip-w8a8", "--gap", "0", "--stall", "0"], "mutation testing needs random gaps or back-pressure"),
+    (["cosim", "r8-skip-w8a8", "--n", "0"], "--n: must be >= 1"),
+    (["grid", "verify", "--cluster", "kubernetes", "--csim", "10"], "unknown cluster 'kubernetes'"),
 ]
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from skipless import hls, zoo
+from skipless.data import edge_cases
 
 pytestmark = pytest.mark.csim
 
@@ -28,16 +29,6 @@ SLOW = [
     if f"r{d}-{s}-{q}" not in FAST
 ]
 CASES = FAST + [pytest.param(v, marks=pytest.mark.slow) for v in SLOW]
-
-
-def edge_cases(shape, seed=0):
-    """All zeros, saturating maxima and minima, a checkerboard of both, and random values."""
-    rng = np.random.default_rng(seed)
-    checker = np.indices(shape[:2]).sum(axis=0) % 2
-    checker = np.repeat((checker * 200.0 - 100.0)[..., None], shape[2], axis=2)
-    return np.stack(
-        [np.zeros(shape), np.full(shape, 100.0), np.full(shape, -100.0), checker, rng.uniform(-6, 6, shape), rng.normal(0, 1.5, shape)]
-    ).astype(np.float32)
 
 
 def csim_inputs(ds, n_images):

@@ -76,8 +76,8 @@ class Progress:
     """A tqdm bar on stderr for long steps (C-sim, co-sim, synthesis, the grid), silent when stderr is not a
     terminal or with --quiet. Use as a context manager; call it with (done, total)."""
 
-    def __init__(self, desc: str, quiet: bool = False):
-        self.desc, self.enabled, self.bar = desc, not quiet and sys.stderr.isatty(), None
+    def __init__(self, desc: str, quiet: bool = False, unit: str = "img"):
+        self.desc, self.unit, self.enabled, self.bar = desc, unit, not quiet and sys.stderr.isatty(), None
 
     def __enter__(self):
         return self
@@ -88,7 +88,7 @@ class Progress:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.desc, unit="img", file=sys.stderr, leave=False)
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, file=sys.stderr, leave=False)
         self.bar.update(done - self.bar.n)
 
     def __exit__(self, *exc):

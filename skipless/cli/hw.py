@@ -26,7 +26,8 @@ def cmd_convert(args) -> int:
 
 def cmd_csim(args) -> int:
     build = make_build(args.id, args, load_dataset(args))
-    result = build.verify(n=args.n, workers=args.workers)
+    with Progress(f"{args.id} C-sim", args.quiet or args.json) as progress:
+        result = build.verify(n=args.n, workers=args.workers, progress=progress)
     record = result.record
     if args.json:
         emit_json(record)
@@ -134,6 +135,7 @@ def register(sub) -> None:
     p.add_argument("--n", type=image_count, default=100, help="test images to simulate (or 'all')")
     p.add_argument("--workers", type=positive_int, help="processes (default: one per core)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_quiet_arg(p)
     add_hls_args(p)
     p.set_defaults(func=cmd_csim)
 

@@ -43,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--projects-dir", help="where ids are looked up (default: the workspace's hls_projects/)")
     p.add_argument("--json", help="also write all reports of this call into one JSON file")
     p.add_argument("--no-record", action="store_true", help="do not add the reports to the results store (benchmarks/results)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
 
 
@@ -86,8 +87,9 @@ def synth_one(flow: str, folder: str, part: str | None, force: bool = False, tim
 
 
 def synth_many(flow: str, folders: list[Path], part: str | None, jobs: int, force: bool = False,
-               timeout: float | None = None) -> tuple[list[dict], list[str]]:
-    """Reports of every design (in the given order) and the errors of those that failed."""
+               timeout: float | None = None, progress=None) -> tuple[list[dict], list[str]]:
+    """Reports of every design (in the given order) and the errors of those that failed;
+    ``progress(designs_done, designs_total)`` after each design."""
     if jobs < 1:
         raise SkiplessError(f"--jobs must be >= 1, got {jobs}")
     results: dict[int, dict] = {}
@@ -98,6 +100,8 @@ def synth_many(flow: str, folders: list[Path], part: str | None, jobs: int, forc
                 results[i] = synth_one(flow, str(folder), part, force, timeout)
             except SkiplessError as e:
                 errors[i] = f"{folder}: {e}"
+            if progress:
+                progress(len(results) + len(errors), len(folders))
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(folders))) as pool:
             futures = {pool.submit(synth_one, flow, str(f), part, force, timeout): i for i, f in enumerate(folders)}
@@ -107,6 +111,8 @@ def synth_many(flow: str, folders: list[Path], part: str | None, jobs: int, forc
                     results[i] = future.result()
                 except SkiplessError as e:
                     errors[i] = f"{folders[i]}: {e}"
+                if progress:
+                    progress(len(results) + len(errors), len(folders))
     return [results[i] for i in sorted(results)], [errors[i] for i in sorted(errors)]
 
 
@@ -121,7 +127,11 @@ def cmd_synth(args) -> int:
 
         get_part(args.part)  # fail before any work
     jobs = args.jobs if args.jobs is not None else min(len(folders), os.cpu_count() or 1)
-    reports, errors = synth_many(args.flow, folders, args.part, jobs, force=args.force, timeout=args.timeout)
+    from skipless.cli.common import Progress
+
+    with Progress("synthesis", args.quiet, unit="design") as progress:
+        reports, errors = synth_many(args.flow, folders, args.part, jobs, force=args.force, timeout=args.timeout,
+                                     progress=progress)
     if reports:
         from skipless.synth.table import render_table
 

@@ -105,7 +105,11 @@ def cmd_grid_train(args) -> int:
         print(f"grid: {len(trained)} run(s) trained on the cluster" + (f": {', '.join(trained)}" if trained else "; nothing left to do"))
         return 0
     ds = load_dataset(args)
-    trained = grid.train(runs, ds, models, checkpoints, resume=args.resume, stop_after_runs=args.stop_after_runs)
+    from skipless.cli.common import Progress
+
+    with Progress("grid", args.quiet, unit="run") as progress:
+        trained = grid.train(runs, ds, models, checkpoints, resume=args.resume, stop_after_runs=args.stop_after_runs,
+                             progress=progress)
     print(f"grid: {len(trained)} run(s) trained now" + (f": {', '.join(trained)}" if trained else "; nothing left to do"))
     return 0
 
@@ -258,6 +262,7 @@ def register(sub) -> None:
             p.add_argument("--synth", action="store_true", help="also synthesize each design with Yosys")
             p.add_argument("--chunk", type=positive_int, default=500, help="images per task")
         if name == "train":
+            p.add_argument("--quiet", action="store_true", help="no progress bar")
             p.add_argument("--resume", action="store_true", help="continue a run that was killed from its last checkpoint")
             p.add_argument("--stop-after-runs", type=positive_int, help="stop after training this many runs")
         elif name == "status":

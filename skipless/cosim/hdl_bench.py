@@ -8,10 +8,12 @@ beat-level work in the simulator:
   needed: no memory bound on the test set) and drives ``<in>_TDATA/_TVALID`` with seeded random gaps
   (1-3 cycles before a beat, with probability ``gap``);
 * a **sink** drives ``<out>_TREADY`` with seeded random back-pressure (probability ``stall`` per
-  cycle) and long bursts of it: after the first stressed output beat TREADY stays low for
-  ``burst0`` cycles (several image intervals: the whole pipeline backs up, every stage has to hold
-  its beats), and after an accepted beat, with probability ``burstp``, for ``burst``/2 to
-  3 ``burst``/2 cycles; it writes every output beat with its cycle to a text file;
+  cycle) and long bursts of it: after the first stressed output beat TREADY stays low until the
+  back-pressure has reached the input (the design refused an offered input beat for ``fill``
+  cycles in a row, one image interval: every stage of the pipeline is full and holds its beats), or
+  the input has run out, or ``burst0`` cycles have passed; after an accepted beat, with probability ``burstp``, it
+  stays low for ``burst``/2 to 3 ``burst``/2 cycles. It writes every output beat with its cycle to
+  a text file;
 * a **protocol checker** on the output port: TVALID held and TDATA unchanged while TVALID && !TREADY,
   no X/Z on TDATA while TVALID, and exactly the expected number of output beats (extra beats are
   caught in a drain period after the last expected one);
@@ -23,8 +25,8 @@ the same gaps and stalls. The module fits any Vitis-style ``io_stream`` top (``a
 ``ap_rst_n``, ``<port>_TDATA/_TVALID/_TREADY``, ``ap_start`` held high if present), the vendor's RTL
 included. Run-time values come as plusargs, so one build serves every job:
 
-    +in=FILE +out=FILE +images=N +seed=S +gap=G +stall=T +clean=K +burst=B +burst0=B0 +burstp=P
-    (G, T, P: probability x 65536; B, B0: cycles)
+    +in=FILE +out=FILE +images=N +seed=S +gap=G +stall=T +clean=K +burst=B +burst0=B0 +burstp=P +fill=F
+    (G, T, P: probability x 65536; B, B0, F: cycles)
 
 The output file has one line per event: ``i <cycle>`` (first input beat of an image accepted),
 ``o <cycle> <hex>`` (an output beat accepted), ``E <message>`` (a protocol error), ``d <cycle>`` (done).
@@ -126,9 +128,10 @@ module {BENCH_TOP};
     integer burst_max;
     integer burst_first;
     integer burst_t;
+    integer fill_t;
     integer status;
     initial begin
-        n_images = 0; seed = 0; gap_t = 0; stall_t = 0; clean = 0; burst_max = 0; burst_first = 0; burst_t = 0;
+        n_images = 0; seed = 0; gap_t = 0; stall_t = 0; clean = 0; burst_max = 0; burst_first = 0; burst_t = 0; fill_t = 0;
         if (!$value$plusargs("in=%s", in_path) || !$value$plusargs("out=%s", out_path)) begin
             $display("skl_tb: +in=FILE and +out=FILE are required");
             $finish;
@@ -141,6 +144,7 @@ module {BENCH_TOP};
         status = $value$plusargs("burst=%d", burst_max);
         status = $value$plusargs("burstp=%d", burst_t);
         status = $value$plusargs("burst0=%d", burst_first);
+        status = $value$plusargs("fill=%d", fill_t);
         fin = $fopen(in_path, "r");
         fout = $fopen(out_path, "w");
         if (fin == 0 || fout == 0) begin
@@ -186,9 +190,11 @@ module {BENCH_TOP};
     integer gap_left = 0;
     reg gap_drawn = 1'b0;  // the next beat already had its draw for a gap
     reg [IN_W-1:0] word;
+    integer in_blocked = 0;  // cycles in a row the design refused an offered input beat
     always @(posedge ap_clk) begin
         if (ap_rst_n && !done) begin
             cycle <= cycle + 64'd1;
+            in_blocked <= (in_valid && !in_ready) ? in_blocked + 1 : 0;
             if (in_valid && in_ready) begin
                 if (in_beat == 0) $fwrite(fout, "i %0d\\n", cycle);
                 in_beat = in_beat + 1;
@@ -229,7 +235,8 @@ module {BENCH_TOP};
     reg [OUT_W-1:0]   waited_data;
     integer           drain = 0;
     integer           burst_left = 0;
-    reg               burst_armed = 1'b1;  // the first stressed beat always starts a burst
+    reg               burst_armed = 1'b1;  // the first stressed beat always starts a burst ...
+    reg               filling = 1'b0;      // ... that lasts until the back-pressure reaches the input
     wire [63:0]       expected = n_images * OUT_BEATS;
     always @(posedge ap_clk) begin
         if (ap_rst_n && !done) begin
@@ -262,10 +269,15 @@ module {BENCH_TOP};
                 out_ready <= 1'b1;
             end else if (burst_left > 0) begin
                 burst_left = burst_left - 1;
+                if (filling && (in_blocked >= fill_t || in_image >= n_images)) begin
+                    burst_left = 0;  // the whole pipeline is full (or there is no input left to back up)
+                    filling = 1'b0;
+                end
                 out_ready <= 1'b0;
             end else if (out_valid && out_ready && burst_max > 0 && (burst_armed || rng_snk[31:16] < burst_t)) begin
-                // a long stretch of back-pressure starts (the first one longest)
+                // a long stretch of back-pressure starts (the first one until the pipeline is full)
                 burst_left = burst_armed ? burst_first : burst_max / 2 + (rng_snk % burst_max);
+                filling = burst_armed && fill_t > 0;
                 burst_armed = 1'b0;
                 out_ready <= 1'b0;
             end else begin

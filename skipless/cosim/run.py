@@ -44,8 +44,12 @@ DEFAULT_CHUNK = 500  # images per simulator run of the HDL bench
 CLEAN_IMAGES = 2  # images streamed without gaps/back-pressure first, for latency and interval
 BURST_PROB = 1 / 16  # with back-pressure on: after an accepted output beat, a long stall with this probability ...
 BURST_INTERVALS = 0.5  # ... of 1/4 to 3/4 image intervals (the mean, in intervals)
-FIRST_BURST_INTERVALS = 2.5  # the first stressed output beat always starts one this long: the input stops, so every
-#                              stage fills up and holds its beats (the global pooling takes one more image before it blocks)
+# The first stressed output beat starts a stall that lasts until the design has refused input for a
+# whole interval in a row: every stage is full and holds its beats (in a flowing pipeline the input
+# waits at most for a row's worth of outputs, never an interval). On r8-skip-w8a8 that takes about 7.6
+# intervals: the dense layer's input buffer and the global pooling hold several images. Capped at
+# FIRST_BURST_MAX_INTERVALS.
+FIRST_BURST_MAX_INTERVALS = 20
 
 
 LONG_RUN_CYCLES = 100_000_000  # from this many simulated cycles on, the C++ is compiled with -O3
@@ -158,23 +162,29 @@ def _environ(env: dict):
 
 
 def _runner(simulator: str, lean: bool):
+    """cocotb's runner for ``simulator`` (``lean``: Verilator without ``--public-flat-rw``). Its command
+    lines go to the build and run logs, not to the terminal (the runner logs them at INFO)."""
+    import logging
+
     from cocotb_tools.runner import Verilator, get_runner
 
     if simulator != "verilator" or not lean:
-        return get_runner(simulator)
+        runner = get_runner(simulator)
+    else:
+        class LeanVerilator(Verilator):
+            """cocotb's Verilator runner without ``--public-flat-rw``. cocotb 2.1 hard-codes that flag, which
+            makes every signal of the design visible to VPI; Verilator's maintainers measure about 7x for it.
+            The HDL bench and the generated RTL mark the few signals the Python side reads with
+            ``/*verilator public_flat_rd*/`` instead (the bench's done/cycle/out_beats/idle, the beat counters)."""
 
-    class LeanVerilator(Verilator):
-        """cocotb's Verilator runner without ``--public-flat-rw``. cocotb 2.1 hard-codes that flag, which
-        makes every signal of the design visible to VPI; Verilator's maintainers measure about 7x for it.
-        The HDL bench and the generated RTL mark the few signals the Python side reads with
-        ``/*verilator public_flat_rd*/`` instead (the bench's done/cycle/out_beats, the beat counters)."""
+            def _build_command(self):
+                cmds = super()._build_command()
+                cmds[0] = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
+                return cmds
 
-        def _build_command(self):
-            cmds = super()._build_command()
-            cmds[0] = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
-            return cmds
-
-    return LeanVerilator()
+        runner = LeanVerilator()
+    runner.log.setLevel(logging.WARNING)
+    return runner
 
 
 def build(design: RTLDesign, simulator: str, bench: str = "hdl", log=print, options: VerilatorOptions | None = None):
@@ -346,8 +356,8 @@ def _cosim_hdl(design, images, simulator, seed, gap_prob, stall_prob, watchdog_c
                     f"+gap={round(gap_prob * 65536)}", f"+stall={round(stall_prob * 65536)}",
                     f"+clean={clean if start == 0 else 0}"]
         if stall_prob > 0:
-            plusargs += [f"+burst={int(BURST_INTERVALS * interval)}", f"+burst0={int(FIRST_BURST_INTERVALS * interval)}",
-                         f"+burstp={round(BURST_PROB * 65536)}"]
+            plusargs += [f"+burst={int(BURST_INTERVALS * interval)}", f"+burst0={int(FIRST_BURST_MAX_INTERVALS * interval)}",
+                         f"+burstp={round(BURST_PROB * 65536)}", f"+fill={int(interval)}"]
         log_file = run_dir / f"{stem}.log"
         monitor = _Progress(out_file, ospec["beats_per_image"], start, len(images), progress) if progress else None
         if monitor:

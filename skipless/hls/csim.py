@@ -60,8 +60,12 @@ def _prepare(project, x) -> np.ndarray:
     return np.ascontiguousarray(x.reshape(len(x), -1))
 
 
-def csim(project, x, workers: int | None = None) -> np.ndarray:
-    """Outputs of the C-simulation for images ``x`` (N x H x W x C), as float64 (exact fixed-point values)."""
+PROGRESS_STEP = 50  # images between two progress calls
+
+
+def csim(project, x, workers: int | None = None, progress=None) -> np.ndarray:
+    """Outputs of the C-simulation for images ``x`` (N x H x W x C), as float64 (exact fixed-point values).
+    ``progress(images_done, images_total)`` is called as chunks finish."""
     flat = _prepare(project, x)
     out_size = int(np.prod(project.output_shape))
     args = (str(project.lib_path), project.top_function, str(project.lib_path.parent), out_size)
@@ -74,16 +78,24 @@ def csim(project, x, workers: int | None = None) -> np.ndarray:
         cwd = os.getcwd()
         try:
             _init_worker(*args)
-            result = _run_chunk(flat)
+            parts = []
+            for start in range(0, len(flat), PROGRESS_STEP):
+                parts.append(_run_chunk(flat[start : start + PROGRESS_STEP]))
+                if progress:
+                    progress(min(len(flat), start + PROGRESS_STEP), len(flat))
+            result = np.concatenate(parts)
         finally:
             os.chdir(cwd)
         return result.reshape((len(flat), *project.output_shape))
     # interleaved chunks, several per worker, so that slow and fast workers even out
-    n_chunks = min(len(flat), workers * 4)
+    n_chunks = min(len(flat), max(workers * 4, len(flat) // PROGRESS_STEP))
     chunks = [flat[i::n_chunks] for i in range(n_chunks)]
-    with ProcessPoolExecutor(workers, mp_context=get_context(_START_METHOD), initializer=_init_worker, initargs=args) as pool:
-        parts = list(pool.map(_run_chunk, chunks))
     out = np.zeros((len(flat), out_size), dtype=np.float64)
-    for i, part in enumerate(parts):
-        out[i::n_chunks] = part
+    done = 0
+    with ProcessPoolExecutor(workers, mp_context=get_context(_START_METHOD), initializer=_init_worker, initargs=args) as pool:
+        for i, part in enumerate(pool.map(_run_chunk, chunks)):
+            out[i::n_chunks] = part
+            done += len(part)
+            if progress:
+                progress(done, len(flat))
     return out.reshape((len(flat), *project.output_shape))

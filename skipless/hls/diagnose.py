@@ -115,9 +115,10 @@ def first_divergence(model, project: HLSProject, x: np.ndarray, sample: int) -> 
     return None
 
 
-def verify(model, project: HLSProject, x: np.ndarray, workers: int | None = None, diagnose: bool = True) -> Verification:
+def verify(model, project: HLSProject, x: np.ndarray, workers: int | None = None, diagnose: bool = True,
+           progress=None) -> Verification:
     """C-simulate ``x`` and compare every output, exactly, with ``model`` (the QKeras reference)."""
-    outputs = csim(project, x, workers=workers)
+    outputs = csim(project, x, workers=workers, progress=progress)
     reference = np.asarray(model.predict(np.asarray(x, dtype=np.float32), verbose=0), dtype=np.float64)
     equal = np.all(outputs.reshape(len(x), -1) == reference.reshape(len(x), -1), axis=1)
     result = Verification(

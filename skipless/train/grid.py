@@ -173,6 +173,7 @@ def train(
     resume: bool = False,
     log: Callable[[str], None] = print,
     stop_after_runs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
     """Train every run of ``runs`` that is not done, in order; returns the artifacts trained now.
 
@@ -201,6 +202,8 @@ def train(
             write_atomic(checkpoints_dir / "CURRENT", r.artifact + "\n")
             train_one(r, ds, models_dir, checkpoints_dir, resume=st["state"] == "partial", log=log)
             trained.append(r.artifact)
+            if progress:
+                progress(sum(run_state(x, models_dir, checkpoints_dir, ds.name)["state"] == "done" for x in runs), len(runs))
         (checkpoints_dir / "CURRENT").unlink(missing_ok=True)
     return trained
 
