@@ -160,3 +160,42 @@ def _build_dir(design, options):
     if options == VerilatorOptions():
         return design.path / "sim_verilator_hdl"
     return design.path / f"sim_verilator_hdl_{hashlib.sha256(repr(options).encode()).hexdigest()[:8]}"
+
+
+@pytest.mark.cosim
+def test_cosim_ceiling(build_of, tmp_path):
+    """What limits the fast path: the same HDL bench and design, built with the same flags, run once under
+    cocotb (VPI, the Python watchdog) and once as a plain Verilator binary (``--binary``, no VPI, no
+    Python), side by side on the same 12 images. Equal speeds mean the testbench costs nothing and the
+    design model's own evaluation is the limit."""
+    import subprocess
+
+    from skipless.cosim.hdl_bench import BENCH_TOP, bench_verilog
+    from skipless.cosim.run import _parse_events, _write_inputs, input_mantissas
+    from skipless.tools import verilator_env
+
+    _skip_without("verilator")
+    build = build_of("r8-skip-w8a8")
+    x, _ = build.test_images(12)
+    design, cocotb_run = _timed(build, x, gap_prob=0, stall_prob=0, options=LONG_RUN)
+    (tmp_path / "bench.v").write_text(bench_verilog(design))
+    _write_inputs(tmp_path / "in.txt", input_mantissas(design, x), design.info["interface"]["input"]["width"])
+    args = [a for a in LONG_RUN.args() if a != "--timing"]  # --binary implies --timing
+    cmd = ["verilator", "--binary", "-j", "2", *args, "--timescale", "1ns/1ns", "--top-module", BENCH_TOP, "-Mdir", "obj",
+           *[str(f) for f in design.files], "bench.v", "-o", "native"]
+    built = subprocess.run(cmd, cwd=tmp_path, env=verilator_env(), capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    start = time.time()
+    ran = subprocess.run(["obj/native", f"+in={tmp_path / 'in.txt'}", f"+out={tmp_path / 'out.txt'}", f"+images={len(x)}",
+                          f"+clean={len(x)}", "+finish=1"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    wall = time.time() - start
+    assert ran.returncode == 0, ran.stdout[-2000:]
+    events = _parse_events((tmp_path / "out.txt").read_text(), design.info["interface"]["output"])
+    assert len(events["outs"]) == len(x) and not events["errors"]
+    native = events["done"] / wall
+    row = {"model": build.design_id, "images": len(x), "cocotb_cycles_per_s": round(cocotb_run.cycles_per_s, 1),
+           "native_cycles_per_s": round(native, 1), "cocotb_over_native": round(cocotb_run.cycles_per_s / native, 3),
+           "options": repr(LONG_RUN), "provenance": provenance()}
+    update_json_rows(RESULTS, "r8-skip-w8a8/cosim_ceiling", row)
+    print(f"\nr8-skip-w8a8, same bench and flags: under cocotb {row['cocotb_cycles_per_s']} cycles/s, "
+          f"native Verilator binary {row['native_cycles_per_s']} cycles/s ({row['cocotb_over_native']}x)")

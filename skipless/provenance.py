@@ -19,8 +19,10 @@ def git_commit(root: Path = SOURCE_DIR) -> str:
         out = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
+        # --no-optional-locks: `git status` otherwise takes .git/index.lock to refresh the index, and a
+        # process killed in that moment (the crash tests kill -9 store writers) leaves it behind
         dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
             timeout=10,

@@ -48,6 +48,7 @@ def test_slurm_jobs_are_described_by_dask_jobqueue():
     assert "#SBATCH -p gpu" in script and "#SBATCH -t 12:00:00" in script and "distributed.cli.dask_worker" in script
 
 
+@pytest.mark.slow
 def test_a_grid_cell_trains_on_a_local_cluster_and_survives_a_killed_worker(tiny_data, tmp_path, monkeypatch):
     from skipless import cluster
 

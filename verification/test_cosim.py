@@ -53,7 +53,7 @@ def test_open_rtl_equals_qkeras_on_50_test_images(variant, build_of, simulator):
     assert bool(build.rtl().info["fifos"]) == ("noskip" not in variant)
 
 
-@pytest.mark.parametrize("variant", RANDOM)
+@pytest.mark.parametrize("variant", [RANDOM[0]] + [pytest.param(v, marks=pytest.mark.slow) for v in RANDOM[1:]])
 def test_open_rtl_equals_qkeras_on_edge_cases(variant, build_of, dataset, simulator):
     x = np.concatenate([dataset.normalize(dataset.x_test[:4]), edge_cases(dataset.input_shape)])
     _check(build_of(variant), simulator, x)

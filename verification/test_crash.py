@@ -106,6 +106,28 @@ def test_the_results_store_survives_kill_9_at_random_moments(tmp_path):
     assert {f"after-case{i}" for i in range(3)} <= {r["case"] for r in records} & {c for c, _, _ in rows}
 
 
+def test_reading_the_git_commit_never_locks_or_rewrites_the_index(tmp_path):
+    """Every record reads the checkout's commit and dirty state. A plain `git status` refreshes a stale
+    index under .git/index.lock, so a writer killed in that moment (above) left the lock in the
+    developer's checkout and every later git command failed; provenance must only read."""
+    from skipless.provenance import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,
+                       env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                            "GIT_COMMITTER_EMAIL": "t@t"})
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("one\n")
+    git("add", "a.txt")
+    git("commit", "-qm", "one")
+    os.utime(tmp_path / "a.txt", (time.time() + 5, time.time() + 5))  # stat data stale: status would refresh
+    index = tmp_path / ".git" / "index"
+    before = index.stat().st_mtime_ns, index.read_bytes()
+    assert git_commit(tmp_path).endswith("-dirty") is False
+    assert (index.stat().st_mtime_ns, index.read_bytes()) == before
+
+
 def test_two_writers_at_once_lose_no_record(tmp_path):
     """Two processes (two benchmarks, two `bench ingest`s) saving into one store at the same time."""
     env = _env(tmp_path)

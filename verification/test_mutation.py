@@ -49,11 +49,12 @@ def test_the_library_self_test_catches_each_library_fault(name, tmp_path):
     assert run_selftest(library_text().replace(old, new, 1), tmp_path) is not None
 
 
-FAST = ["weight-lsb", "channel-swap", "pad-left", "requant-shift", "saturation", "stuck-ready", "ignores-back-pressure",
-        "hls-precision"]
+# one or two of each kind (network, top, library, hls) in the fast tier; the rest of these in the slow one
+FAST = ["weight-lsb", "saturation", "stuck-ready", "ignores-back-pressure", "hls-precision"]
+MORE = ["channel-swap", "pad-left", "requant-shift"]
 
 
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", FAST + [pytest.param(n, marks=pytest.mark.slow) for n in MORE])
 def test_planted_fault_is_caught_on_a_small_network(name, small_build):
     [outcome] = faults.run(small_build, [name], log=lambda *a: None)
     assert outcome.caught, outcome.line()
@@ -61,14 +62,17 @@ def test_planted_fault_is_caught_on_a_small_network(name, small_build):
         assert "defines.h (edited)" in outcome.located
 
 
-def test_a_skip_fifo_too_small_is_named_by_the_watchdog(small_build, dataset, build_of):
-    """On r8-skip-w8a8 (skip FIFOs 80/48/32 deep) half of the first one stalls the network."""
+@pytest.mark.slow
+def test_a_skip_fifo_too_small_is_named_by_the_watchdog(small_build, build_of):
+    """On r8-skip-w8a8 (skip FIFOs 80/48/32 deep) half of the first one's lead stalls the network, and the
+    watchdog names it. The small network's branches nearly keep pace: its FIFO cut to half the lead is
+    still enough, and the harness must pass that correct design rather than raise a false alarm."""
     if available("verilator"):
         pytest.skip(available("verilator"))
     [outcome] = faults.run(build_of("r8-skip-w8a8"), ["skip-fifo-too-small"], n=3, log=lambda *a: None)
     assert outcome.caught and "stall watchdog" in outcome.how and "skip FIFO" in outcome.how, outcome.line()
     [small] = faults.run(small_build, ["skip-fifo-too-small"], log=lambda *a: None)
-    assert small.caught is None  # its branches keep pace: the skip needs no buffer to speak of
+    assert small.caught is False and small.how.startswith("all 18 images bit-exact"), small.line()
 
 
 def test_an_unknown_fault_is_refused(small_build):

@@ -44,7 +44,8 @@ def test_bad_types_are_rejected_with_the_supported_modes():
 
 
 # ------------------------------------------------------------------ reference == C-sim == QKeras
-REFERENCE_CASES = ["r8-skip-w8a8", "r8-noskip-w8a8", "r8-short-w8a8", "r8-skip-w4a4", "r8-short-w6a8", "r20-skip-w8a8"]
+REFERENCE_CASES = ["r8-skip-w8a8", "r8-noskip-w8a8", "r8-short-w8a8", "r8-skip-w4a4", "r8-short-w6a8",
+                   pytest.param("r20-skip-w8a8", marks=pytest.mark.slow)]
 
 
 @pytest.mark.csim

@@ -25,8 +25,8 @@ the same gaps and stalls. The module fits any Vitis-style ``io_stream`` top (``a
 ``ap_rst_n``, ``<port>_TDATA/_TVALID/_TREADY``, ``ap_start`` held high if present), the vendor's RTL
 included. Run-time values come as plusargs, so one build serves every job:
 
-    +in=FILE +out=FILE +images=N +seed=S +gap=G +stall=T +clean=K +burst=B +burst0=B0 +burstp=P +fill=F
-    (G, T, P: probability x 65536; B, B0, F: cycles)
+    +in=FILE +out=FILE +images=N +seed=S +gap=G +stall=T +clean=K +burst=B +burst0=B0 +burstp=P +fill=F [+finish=1]
+    (G, T, P: probability x 65536; B, B0, F: cycles; +finish=1: $finish when done, for a run without cocotb)
 
 The output file has one line per event: ``i <cycle>`` (first input beat of an image accepted),
 ``o <cycle> <hex>`` (an output beat accepted), ``E <message>`` (a protocol error), ``d <cycle>`` (done).
@@ -129,9 +129,11 @@ module {BENCH_TOP};
     integer burst_first;
     integer burst_t;
     integer fill_t;
+    integer finish_t;
     integer status;
     initial begin
         n_images = 0; seed = 0; gap_t = 0; stall_t = 0; clean = 0; burst_max = 0; burst_first = 0; burst_t = 0; fill_t = 0;
+        finish_t = 0;
         if (!$value$plusargs("in=%s", in_path) || !$value$plusargs("out=%s", out_path)) begin
             $display("skl_tb: +in=FILE and +out=FILE are required");
             $finish;
@@ -145,6 +147,7 @@ module {BENCH_TOP};
         status = $value$plusargs("burstp=%d", burst_t);
         status = $value$plusargs("burst0=%d", burst_first);
         status = $value$plusargs("fill=%d", fill_t);
+        status = $value$plusargs("finish=%d", finish_t);
         fin = $fopen(in_path, "r");
         fout = $fopen(out_path, "w");
         if (fin == 0 || fout == 0) begin
@@ -296,6 +299,7 @@ module {BENCH_TOP};
 
     always @(posedge done) begin
         $fflush(fout);
+        if (finish_t != 0) $finish;  // a run without cocotb (the speed benchmark's native build) ends itself
     end
 endmodule
 """
