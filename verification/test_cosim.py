@@ -171,6 +171,27 @@ def test_outside_qkeras_model_through_the_public_api(tmp_path, simulator):
     assert np.abs(expected).max() > 0 and len(design.info["fifos"]) == 1
 
 
+def test_a_fused_activation_and_an_image_output_through_the_open_rtl(tmp_path, simulator):
+    """D4: hls4ml splits a conv's fused activation into a layer of its own; the RTL reads that layer and
+    ignores the stale attribute (it used to refuse the conv). D5: the outputs of an image-shaped network
+    come back in the model's shape, so they equal model.predict as they are."""
+    _skip_without(simulator)
+    tf.keras.utils.set_random_seed(3)
+    inp = tf.keras.Input((6, 6, 2), name="frame")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="q_in")(inp)
+    x = QConv2D(4, 3, padding="same", activation=quantized_relu(6, 2), kernel_quantizer=quantized_bits(6, 0, alpha=1),
+                bias_quantizer=quantized_bits(8, 2, alpha=1), name="c1")(x)
+    model = tf.keras.Model(inp, x, name="fused")
+    project = hls.convert(model, tmp_path / "fused", log=lambda *a: None)
+    design = rtl.generate(project, tmp_path / "fused" / "rtl", log=lambda *a: None)
+    x = np.random.default_rng(0).uniform(-3, 3, (4, 6, 6, 2)).astype(np.float32)
+    result = cosim.cosim(design, x, simulator=simulator, seed=1, gap_prob=0.3, stall_prob=0.5, log=lambda *a: None)
+    expected = model.predict(x, verbose=0).astype(np.float64)
+    assert result.outputs.shape == expected.shape == (4, 6, 6, 4)
+    np.testing.assert_array_equal(result.outputs, expected)
+    assert expected.max() > 0 and expected.min() == 0  # the relu did something
+
+
 def test_missing_simulators_say_what_to_install(monkeypatch, tmp_path):
     import skipless.tools as tools
 

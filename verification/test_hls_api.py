@@ -5,11 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+from qkeras import QActivation, QConv2D, QDense, binary, quantized_bits, quantized_po2, quantized_relu
 from tensorflow.keras import layers
 
 from skipless import hls
 from skipless.errors import SkiplessError
+from skipless.hls.checks import check_model
 
 pytestmark = pytest.mark.csim
 
@@ -113,28 +114,88 @@ def test_second_convert_does_no_work_and_changes_rebuild(tmp_path):
 
 def _model(build):
     inp = tf.keras.Input((8, 8, 1), name="img")
-    return tf.keras.Model(inp, build(inp))
+    return tf.keras.Model(inp, build(inp), name="m")
+
+
+Q8 = dict(kernel_quantizer=quantized_bits(8, 0, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))
+
+
+def _q(x):
+    return QActivation(quantized_bits(8, 2, alpha=1), name="q")(x)
+
+
+def _conv_with(kernel_quantizer):
+    return lambda x: layers.Flatten(name="f")(QConv2D(2, 3, kernel_quantizer=kernel_quantizer, name="c")(_q(x)))
 
 
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda x: layers.BatchNormalization(name="bn")(QConv2D(2, 3, kernel_quantizer=quantized_bits(8, 0), name="c")(QActivation(quantized_bits(8, 2), name="q")(x))), "'bn'.*folded"),
-        (lambda x: layers.Conv2D(2, 3, name="plain")(QActivation(quantized_bits(8, 2), name="q")(x)), "'plain' is a float Conv2D"),
-        (lambda x: QConv2D(2, 3, kernel_quantizer=quantized_bits(8, 0), name="c")(x), "input 'img' is not quantized"),
-        (lambda x: layers.UpSampling2D(name="up")(QActivation(quantized_bits(8, 2), name="q")(x)), "'up' of type UpSampling2D is not supported"),
-        (
-            lambda x: layers.Flatten(name="f")(layers.Add(name="sum")([QActivation(quantized_bits(8, 2), name="q")(x)] * 2)),
-            "output of 'sum' .* unquantized",
-        ),
-        (lambda x: QConv2D(2, 3, name="c")(QActivation(quantized_bits(8, 2), name="q")(x)), "'c' .* no kernel_quantizer"),
+        (lambda x: layers.BatchNormalization(name="bn")(QConv2D(2, 3, **Q8, name="c")(_q(x))),
+         "'bn'.*folded into the layer before it.*scale that layer's kernel by gamma/sqrt"),
+        (lambda x: layers.Conv2D(2, 3, name="plain")(_q(x)), "'plain' is a float Conv2D"),
+        (lambda x: QConv2D(2, 3, **Q8, name="c")(x), "input 'img' is not quantized"),
+        (lambda x: layers.UpSampling2D(name="up")(QConv2D(2, 3, **Q8, name="c")(_q(x))), "'up' of type UpSampling2D is not supported"),
+        (lambda x: layers.Flatten(name="f")(layers.Add(name="sum")([QConv2D(2, 3, **Q8, name="c")(_q(x))] * 2)),
+         "output of 'sum' .* unquantized"),
+        (lambda x: QConv2D(2, 3, name="c")(_q(x)), "'c' .* no kernel_quantizer"),
+        (lambda x: QConv2D(2, 3, **Q8, name="output")(_q(x)), "'output': hls4ml reserves this name.*'logits'"),
+        # D6: quantizers hls4ml's bit-exact flow does not compile, or compiles wrong (measured), refused before any compile
+        (_conv_with(quantized_bits(8, 0)), r"'c' \(QConv2D\): its kernel_quantizer quantized_bits\(alpha='auto_po2'\) \(QKeras' default"),
+        (_conv_with(quantized_bits(8, 0, alpha="auto")), r"alpha='auto'\) is not bit-exact"),
+        (_conv_with(quantized_po2(4)), "its kernel_quantizer quantized_po2 does not compile"),
+        (_conv_with(binary(alpha=1)), "its kernel_quantizer binary is not bit-exact"),
+        (lambda x: _q(x), "model 'm' has no layer but QActivation"),
     ],
-    ids=["batchnorm", "float-conv", "unquantized-input", "unsupported-layer", "unquantized-add", "no-kernel-quantizer"],
+    ids=["batchnorm", "float-conv", "unquantized-input", "unsupported-layer", "unquantized-add", "no-kernel-quantizer",
+         "reserved-output", "default-alpha", "alpha-auto", "po2", "binary", "only-a-qactivation"],
 )
 def test_bad_models_get_errors_naming_the_layer_and_the_fix(build, message, tmp_path):
     with pytest.raises(SkiplessError, match=message):
         hls.convert(_model(build), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()  # nothing half-written
+
+
+def test_a_sequential_model_with_an_unquantized_input_is_refused(tmp_path):
+    """D1: a Sequential model lists no InputLayer, so the check must look at its first layer."""
+    model = tf.keras.Sequential([tf.keras.Input((8, 8, 1)), QConv2D(2, 3, **Q8, name="c"), layers.Flatten(name="f")], name="seq")
+    with pytest.raises(SkiplessError, match="the input of 'seq' is not quantized: its first layer 'c' .QConv2D"):
+        hls.convert(model, tmp_path / "seq")
+    assert not (tmp_path / "seq").exists()
+    quantized = tf.keras.Sequential([tf.keras.Input((8, 8, 1)), QActivation(quantized_bits(8, 2, alpha=1), name="q"),
+                                     QConv2D(2, 3, **Q8, name="c")], name="seq_q")
+    check_model(quantized)  # passes
+
+
+def test_default_settings_compile_a_strided_projection_from_an_odd_channel_count(tmp_path):
+    """D2: the default reuse factor 16 is invalid for a 1x1 conv from 5 channels (5 x 7 products); hls4ml
+    1.3 fixes it for the layers it validates but not for the node that replaces a strided 1x1 conv, which
+    then fails to compile (DenseResource_rf_gt_nin). convert sets a valid factor per layer and says so."""
+    tf.keras.utils.set_random_seed(1)
+    inp = tf.keras.Input((8, 8, 5), name="x")
+    x = QActivation(quantized_bits(8, 2, alpha=1), name="qin")(inp)
+    x = QConv2D(7, 1, strides=2, **Q8, name="proj")(x)
+    x = QActivation(quantized_relu(8, 3), name="r")(x)
+    x = QConv2D(3, 3, padding="same", **Q8, name="c3")(x)
+    x = QActivation(quantized_relu(8, 3), name="r3")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = QActivation(quantized_bits(10, 4, alpha=1), name="qg")(x)
+    model = tf.keras.Model(inp, QDense(2, **Q8, name="fc")(x))
+    said = []
+    project = hls.convert(model, tmp_path / "odd", log=said.append)
+    assert "proj: reuse factor 16 is not valid for 5 x 7 multiplications; using 5" in said
+    x = np.random.default_rng(0).uniform(-3, 3, (6, 8, 8, 5)).astype(np.float32)
+    np.testing.assert_array_equal(hls.csim(project, x), model.predict(x, verbose=0).astype(np.float64))
+
+
+def test_valid_reuse_factors_follow_hls4ml():
+    from skipless.hls.reuse import is_valid, nearest_valid
+
+    # the lists hls4ml 1.3 prints for these layer sizes
+    for (n_in, n_out), valid in {(5, 7): [1, 5, 35], (63, 3): [1, 3, 7, 9, 21, 63, 189], (3, 2): [1, 3, 6],
+                                 (9, 16): [1, 3, 9, 18, 36, 72, 144]}.items():
+        assert [f for f in range(1, n_in * n_out + 1) if is_valid(f, n_in, n_out)] == valid
+    assert nearest_valid(16, 5, 7) == 5 and nearest_valid(16, 63, 3) == 21 and nearest_valid(16, 9, 16) == 18
 
 
 def test_bad_settings_are_clear_errors(tmp_path):

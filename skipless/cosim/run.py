@@ -93,7 +93,7 @@ LONG_RUN = VerilatorOptions(cflags="-O3")
 
 @dataclass
 class CosimResult:
-    outputs: np.ndarray  # (N, output values...) exact values as float64
+    outputs: np.ndarray  # exact values as float64, shaped as the model's output: (N, classes) or (N, H, W, C)
     mantissas: np.ndarray  # (N, beats, channels)
     simulator: str
     latency_cycles: int  # first input beat to last output beat, first image (empty pipeline)
@@ -270,6 +270,14 @@ def cosim(design, x, simulator: str = "verilator", seed: int = 0, gap_prob: floa
     return result
 
 
+def image_values(values: np.ndarray, spec: dict) -> np.ndarray:
+    """Output values (N, beats, channels) in the model's output shape: (N, channels) for one beat per image,
+    (N, H, W, C) for an image (designs written before the interface held its shape stay (N, beats, C))."""
+    if spec["beats_per_image"] == 1:
+        return values.reshape(len(values), -1)
+    return values.reshape(len(values), *spec["shape"]) if "shape" in spec else values
+
+
 def compare(outputs: np.ndarray, expected: np.ndarray, first_image: int) -> list[dict]:
     """Every image of ``outputs`` that differs from ``expected``: index, first differing output, values."""
     got = outputs.reshape(len(outputs), -1)
@@ -414,7 +422,7 @@ def _cosim_hdl(design, images, simulator, seed, gap_prob, stall_prob, watchdog_c
             progress(start + len(part), len(images))
     mant = np.concatenate(outputs)
     values = _type(ospec).to_float(mant)
-    values = values.reshape(len(values), -1) if ospec["beats_per_image"] == 1 else values
+    values = image_values(values, ospec)
     latencies = [o - i for i, o in zip(first_in, last_out, strict=False)]
     timing_clean = clean >= min(CLEAN_IMAGES, len(images))
     interval_cycles = float(last_out[1] - last_out[0]) if len(last_out) > 1 else None
@@ -465,7 +473,7 @@ def _cosim_python(design, images, simulator, seed, gap_prob, stall_prob, watchdo
     spec = design.info["interface"]["output"]
     mant = np.asarray(res["outputs"], dtype=np.int64)
     values = _type(spec).to_float(mant)
-    values = values.reshape(len(values), -1) if spec["beats_per_image"] == 1 else values
+    values = image_values(values, spec)
     latencies = [o - i for i, o in zip(res["first_in"], res["last_out"], strict=True)]
     outs = res["last_out"]
     interval_cycles = float(np.mean(np.diff(outs))) if len(outs) > 1 else None

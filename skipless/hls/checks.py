@@ -24,8 +24,32 @@ SUPPORTED = (
     "MaxPooling2D",
     "Flatten",
 )
-RESERVED_NAMES = ("input", "output")
+RESERVED_NAMES = {"input": "image", "output": "logits"}  # hls4ml's reserved names -> a suggested new name
 NEEDS_QUANTIZED_OUTPUT = ("Add", "GlobalAveragePooling2D", "AveragePooling2D")
+# weight quantizers hls4ml 1.3's bit-exact flow gets wrong, measured on a QDense: quantized_po2 and
+# quantized_bits(alpha="auto_po2") do not compile ("Failed to compile project"); binary, stochastic_binary
+# and quantized_bits(alpha="auto") compile but their C-simulation differs from QKeras. (ternary and
+# stochastic_ternary were exact.) QKeras 0.9's quantized_bits without alpha means alpha="auto_po2".
+BAD_WEIGHT_QUANTIZERS = {"quantized_po2": "does not compile", "binary": "is not bit-exact",
+                         "stochastic_binary": "is not bit-exact"}
+BAD_ALPHAS = {"auto_po2": "does not compile", "auto": "is not bit-exact"}
+
+
+def _weight_quantizer_problem(layer) -> str | None:
+    """Why hls4ml's bit-exact flow cannot compile this layer's kernel or bias quantizer, or None."""
+    for what in ("kernel", "bias"):
+        q = getattr(layer, f"{what}_quantizer_internal", None)
+        if q is None:
+            continue
+        name = type(q).__name__
+        if name in BAD_WEIGHT_QUANTIZERS:
+            return f"its {what}_quantizer {name} {BAD_WEIGHT_QUANTIZERS[name]} in hls4ml's bit-exact flow"
+        alpha = getattr(q, "alpha", None)
+        if isinstance(alpha, str):  # a scale per channel, outside the fixed-point type
+            why = BAD_ALPHAS.get(alpha, "is not supported")
+            default = " (QKeras' default when alpha is not given)" if alpha == "auto_po2" else ""
+            return f"its {what}_quantizer {name}(alpha={alpha!r}){default} {why} in hls4ml's bit-exact flow"
+    return None
 
 
 def _consumers(layer) -> list:
@@ -34,14 +58,29 @@ def _consumers(layer) -> list:
 
 def check_model(model) -> None:
     """Raise :class:`SkiplessError` naming the first layer that bit-exact conversion cannot handle."""
+    kinds = [type(layer).__name__ for layer in model.layers]
+    if "InputLayer" not in kinds and model.layers and kinds[0] != "QActivation":
+        # a Sequential model lists no InputLayer: its first layer reads the input
+        raise SkiplessError(
+            f"the input of {model.name!r} is not quantized: its first layer {model.layers[0].name!r} ({kinds[0]}) reads "
+            "it directly; put QActivation(quantized_bits(...)) first so that hls4ml gives the input a fixed-point type"
+        )
+    if all(kind in ("InputLayer", "QActivation") for kind in kinds):
+        raise SkiplessError(
+            f"model {model.name!r} has no layer but QActivation: hls4ml's bit-exact flow cannot compile a model that "
+            "only quantizes its input (measured: 'Failed to compile project'); verify the model that uses it"
+        )
     for layer in model.layers:
         kind = type(layer).__name__
         if layer.name in RESERVED_NAMES:
-            raise SkiplessError(f"layer {layer.name!r}: hls4ml reserves this name; rename the layer (e.g. 'image')")
+            raise SkiplessError(f"layer {layer.name!r}: hls4ml reserves this name; rename the layer "
+                                f"(e.g. {RESERVED_NAMES[layer.name]!r})")
         if kind in ("BatchNormalization", "QBatchNormalization", "QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm"):
             raise SkiplessError(
-                f"layer {layer.name!r} ({kind}): BatchNorm must be folded into the convolution before conversion "
-                "(skipless.fold.fold_batchnorm, or zoo.load_hardware_model for trained artifacts)"
+                f"layer {layer.name!r} ({kind}): BatchNorm must be folded into the layer before it for bit-exact "
+                "conversion: scale that layer's kernel by gamma/sqrt(var+eps) and shift its bias, then quantize "
+                "(a skipless ResNet does this with skipless.fold.fold_batchnorm(model, arch), a trained artifact "
+                "with zoo.load_hardware_model)"
             )
         if kind in ("Conv2D", "Dense", "DepthwiseConv2D"):
             raise SkiplessError(
@@ -55,6 +94,11 @@ def check_model(model) -> None:
             )
         if kind in ("QConv2D", "QDense") and layer.kernel_quantizer is None:
             raise SkiplessError(f"layer {layer.name!r} ({kind}) has no kernel_quantizer; give it one, e.g. quantized_bits(8, 1)")
+        problem = _weight_quantizer_problem(layer) if kind in ("QConv2D", "QDense") else None
+        if problem:
+            raise SkiplessError(
+                f"layer {layer.name!r} ({kind}): {problem}; use quantized_bits(bits, integer, alpha=1) (or ternary)"
+            )
         if kind == "InputLayer":
             after = _consumers(layer)
             if not after or any(type(c).__name__ != "QActivation" for c in after):

@@ -31,6 +31,7 @@ import yaml
 from skipless.errors import SkiplessError
 from skipless.fileio import changed_files, exclusive, read_json, sha256_files, write_atomic, write_json
 from skipless.hls.checks import check_model
+from skipless.hls.reuse import valid_reuse_factors
 
 BACKENDS = ("Vitis", "Vivado")
 IO_TYPES = ("io_stream", "io_parallel")
@@ -115,7 +116,9 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def hls_config(model, settings: HLSSettings, trace: bool = False) -> dict:
+def hls_config(model, settings: HLSSettings, trace: bool = False, changes: list | None = None) -> dict:
+    """hls4ml's per-layer config for ``model``, the overrides merged in, and every conv/dense layer given a
+    reuse factor hls4ml can compile (the lines saying which changed are appended to ``changes``)."""
     import hls4ml
 
     config = hls4ml.utils.config_from_keras_model(
@@ -125,10 +128,14 @@ def hls_config(model, settings: HLSSettings, trace: bool = False) -> dict:
     if trace:
         for layer_cfg in config.get("LayerName", {}).values():
             layer_cfg["Trace"] = True
-    return _merge(config, settings.overrides)
+    config = _merge(config, settings.overrides)
+    lines = valid_reuse_factors(model, config)
+    if changes is not None:
+        changes.extend(lines)
+    return config
 
 
-def to_hls4ml(model, output_dir: Path, settings: HLSSettings, trace: bool = False):
+def to_hls4ml(model, output_dir: Path, settings: HLSSettings, trace: bool = False, changes: list | None = None):
     """The hls4ml ModelGraph of ``model`` (bit-exact), written nowhere yet."""
     import hls4ml
 
@@ -141,7 +148,7 @@ def to_hls4ml(model, output_dir: Path, settings: HLSSettings, trace: bool = Fals
         io_type=settings.io_type,
         part=settings.part,
         clock_period=settings.clock_period,
-        hls_config=hls_config(model, settings, trace),
+        hls_config=hls_config(model, settings, trace, changes),
         bit_exact=True,
     )
 
@@ -213,8 +220,11 @@ def _build(model, path: Path, digest: str, settings: HLSSettings, source: dict |
     generated = path / GENERATED_DIR
     if generated.exists():
         shutil.rmtree(generated)
+    changes: list[str] = []
     try:
-        hls_model = to_hls4ml(model, generated, settings)
+        hls_model = to_hls4ml(model, generated, settings, changes=changes)
+        for line in changes:
+            log(line)
         hls_model.compile()
     except SkiplessError:
         raise
@@ -228,6 +238,7 @@ def _build(model, path: Path, digest: str, settings: HLSSettings, source: dict |
         "input_shape": list(hls_model.get_input_variables()[0].shape),
         "output_shape": list(hls_model.get_output_variables()[0].shape),
         "precisions": {layer.name: str(layer.get_output_variable().type.precision) for layer in hls_model.get_layers()},
+        "reuse_factor_changes": changes,
         "seconds": round(time.time() - start, 2),
         "files": sha256_files(generated_files(generated), generated),
     }

@@ -119,7 +119,7 @@ def _interface(net: Network, port: str, stream: str) -> dict:
     node = net.producer(stream)
     t = node.type
     return {
-        "port": ident(port), "channels": node.shape[2], "width": t.width, "frac": t.frac, "signed": t.signed,
+        "port": ident(port), "shape": list(node.shape), "channels": node.shape[2], "width": t.width, "frac": t.frac, "signed": t.signed,
         "rounding": t.rounding, "overflow": t.overflow,
         "type": t.hls(), "beats_per_image": node.beats, "tdata_width": tdata_width(node.shape[2] * t.width),
     }

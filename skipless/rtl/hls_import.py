@@ -17,7 +17,16 @@ def from_hls4ml(graph, name: str = "myproject") -> Network:
     """Read a converted hls4ml ModelGraph (io_stream or io_parallel; bit_exact types) into a Network."""
     nodes = []
     ctx = ImportContext()
-    for layer in graph.get_layers():
+    layers = list(graph.get_layers())
+    readers = {}
+    for layer in layers:
+        for stream in layer.inputs:
+            readers.setdefault(stream, []).append(layer)
+    for layer in layers:
+        after = readers.get(layer.outputs[0], []) if layer.outputs else []
+        if len(after) == 1 and "Activation" in after[0].class_name and after[0].name.startswith(layer.name + "_"):
+            ctx.split_activations.add(layer.name)
+    for layer in layers:
         importer = IMPORTERS.get(layer.class_name)
         if importer is None:
             raise SkiplessError(

@@ -73,7 +73,7 @@ class Conv(Op):
                 raise SkiplessError(f"layer {layer.name}: expected hls4ml to pad in a ZeroPadding2D layer")
             if w.shape[:3] != (k, k, in_shape[2]):
                 raise SkiplessError(f"layer {layer.name}: weights of shape {w.shape} do not match a {k}x{k}x{in_shape[2]} kernel")
-        if a.get("activation", "linear") != "linear":
+        if a.get("activation", "linear") != "linear" and layer.name not in ctx.split_activations:
             raise SkiplessError(f"layer {layer.name}: fused activation {a['activation']!r} is not supported; use a separate activation layer")
         acc = FixedType.from_hls4ml(a["accum_t"].precision)
         if acc.overflow != "WRAP":

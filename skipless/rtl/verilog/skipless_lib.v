@@ -383,7 +383,14 @@ module skl_gap #(
                 wire signed [ACC_W:0] bias = s_ext[ACC_W] ? $signed({{(ACC_W+1-LOG2N){1'b0}}, {LOG2N{1'b1}}}) : {(ACC_W+1){1'b0}};
                 assign q = (s_ext + bias) >>> LOG2N;
             end else begin : g_div
-                assign q = s_ext / $signed(N);
+                // the divisor at the dividend's width (a 32-bit N would widen the divide: WIDTHEXPAND);
+                // N fits: the accumulator holds the sum of N inputs, so ACC_W > log2(N)
+                /* verilator lint_off WIDTHTRUNC */
+                /* verilator lint_off WIDTHEXPAND */
+                localparam signed [ACC_W:0] DIVISOR = N;
+                /* verilator lint_on WIDTHEXPAND */
+                /* verilator lint_on WIDTHTRUNC */
+                assign q = s_ext / DIVISOR;
             end
             skl_cast #(
                 .IN_W(ACC_W+1), .IN_F(ACC_F), .IN_S(1), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
