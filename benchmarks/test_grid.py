@@ -1,6 +1,6 @@
 """The trained grid's hardware rows: for every trained design (`skipless grid designs`), C-simulation on
-1 000 test images (bit-exact with QKeras), RTL latency, interval and skip FIFO bits from a clean
-co-simulation, and Yosys synthesis for the xc7z020 (resources, utilization, fits). Each writes its
+1 000 test images (bit-exact with QKeras), RTL latency and interval from a clean co-simulation, and
+Yosys synthesis for the xc7z020 (resources, utilization, fits, skip FIFO bits). Each writes its
 record to the results store; with the `accuracy` records of test_accuracy.py they make the headline
 table (`skipless report`, README). Test ids are the design ids: `pytest benchmarks -k r20` selects the
 r20 rows.
@@ -28,12 +28,8 @@ def test_grid_row(design, dataset):
     assert verified.bit_exact, verified.summary()
     timed = build.cosim(n=3, settings=CosimSettings(gap_prob=0.0, stall_prob=0.0), record=True)
     assert timed.bit_exact and timed.timing_clean
-    design_info = build.rtl().info
-    fifo_bits = sum(f["bits"] for f in design_info["fifos"])
-    save(make_record(design, "cosim", {"fifo_bits": fifo_bits, "macs_per_cycle": design_info["macs_per_cycle"]},
-                     params={"simulator": "verilator", "clock_period": design_info["clock_period_ns"]}))
-    report = build.synth("yosys", record=True)
+    report = build.synth("yosys", record=True)  # its record carries the skip FIFO bits too
     util = report["utilization"]
     print(f"\n{design}: C-sim {verified.n_equal}/{verified.n_images} bit-exact; latency {timed.latency_cycles} cycles, interval "
           f"{timed.interval_cycles:.0f}; LUT {report['resources']['lut']} ({util['lut']} %), DSP {report['resources']['dsp']} "
-          f"({util['dsp']} %), BRAM18 {report['resources']['bram18']} ({util['bram18']} %); skip FIFOs {fifo_bits} bits")
+          f"({util['dsp']} %), BRAM18 {report['resources']['bram18']} ({util['bram18']} %); skip FIFOs {report['fifo']['bits']} bits")

@@ -38,8 +38,8 @@ def layer_sizes(layer) -> tuple[int, int] | None:
     kind = type(layer).__name__
     if kind not in MULTIPLYING_LAYERS:
         return None
-    kernel = layer.get_weights()[0]  # (k..., C_in, C_out) or (n_in, n_out)
-    return int(math.prod(kernel.shape[:-1])), int(kernel.shape[-1])
+    shape = tuple(layer.kernel.shape)  # (k..., C_in, C_out) or (n_in, n_out); no copy of the weights
+    return int(math.prod(shape[:-1])), int(shape[-1])
 
 
 def valid_reuse_factors(model, config: dict) -> list[str]:
