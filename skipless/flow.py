@@ -30,6 +30,7 @@ from skipless.hls.project import HLSSettings
 from skipless.rtl.schedule import RTLSettings
 
 CSIM_RECORD = "csim.json"
+COSIM_RESUME = "cosim_resume"  # finished chunks of a co-simulation still running (or killed)
 COSIM_RECORD = "cosim.json"
 
 
@@ -189,7 +190,8 @@ class Build:
         """Co-simulate the RTL (open by default) against QKeras on ``n`` test images (or ``x``), comparing
         as it streams; writes ``cosim.json`` beside the design and, with ``record``, a ``cosim`` record
         (images checked in RTL, mismatches, hardware top-1, latency, interval) to the results store.
-        Nothing is written when the simulation fails."""
+        Nothing is written when the simulation fails. Finished chunks wait in ``<design>/cosim_resume/``
+        until the run ends, so the same call after a kill continues where it stopped."""
         from skipless import cosim
 
         settings = settings or self.settings.cosim
@@ -199,7 +201,8 @@ class Build:
         reference = self.reference(x)
         result = cosim.cosim(design, x, simulator=settings.simulator, seed=settings.seed, gap_prob=settings.gap_prob,
                              stall_prob=settings.stall_prob, watchdog_cycles=settings.watchdog_cycles, log=self.log,
-                             expected=reference, max_mismatches=max_mismatches, progress=progress, **kw)
+                             expected=reference, max_mismatches=max_mismatches, progress=progress,
+                             **{"resume_dir": design.path / COSIM_RESUME, **kw})
         checked = len(result.outputs)
         info = {"id": self.design_id, **result.summary(design.info["clock_period_ns"]),
                 "bit_exact_images": checked - len(result.mismatches), "design_hash": design.content_hash,

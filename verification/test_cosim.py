@@ -81,6 +81,51 @@ def test_verilator_and_icarus_run_the_same_hdl_bench_cycle_for_cycle(tmp_path):
                                                                                      i.per_image_latency)
 
 
+def test_a_killed_run_resumes_from_its_finished_chunks_and_only_the_same_run_reuses_them(tmp_path):
+    """Chunks finished before an interruption are kept and reused by the same call (same outputs, cycles and
+    latencies as an uninterrupted run); another seed, or a chunk file that cannot be read, is simulated again."""
+    import threading
+
+    from skipless.rtl import reference
+
+    from .rtl_networks import random_input, residual_block
+
+    _skip_without("verilator")
+    net = residual_block()
+    design = rtl.write_design(net, tmp_path / "resume", top="unit", log=lambda *a: None)
+    x = random_input(net, 4)
+    want = reference.predict(net, net.input.type.to_mantissa(x))
+    run = dict(simulator="verilator", seed=5, gap_prob=0.3, stall_prob=0.3, expected=want, chunk=1)
+    whole = cosim.cosim(design, x, log=lambda *a: None, **run)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(done, total):
+        if done == 2 and threading.current_thread() is threading.main_thread():
+            raise Killed
+
+    resume = tmp_path / "chunks"
+    with pytest.raises(Killed):
+        cosim.cosim(design, x, log=lambda *a: None, progress=kill_after_two, resume_dir=resume, **run)
+    saved = sorted(resume.glob("*/chunk_*.json"))
+    assert len(saved) == 2
+    saved[1].write_text('{"key": "torn')  # a file that cannot be read is simulated again
+    messages = []
+    resumed = cosim.cosim(design, x, log=messages.append, resume_dir=resume, **run)
+    assert any("1 chunk(s)" in m for m in messages), messages
+    np.testing.assert_array_equal(resumed.mantissas, whole.mantissas)
+    assert (resumed.cycles, resumed.per_image_latency, resumed.interval_cycles, resumed.mismatches) == (
+        whole.cycles, whole.per_image_latency, whole.interval_cycles, [])
+    assert not resume.exists()  # gone once the run ended
+    # chunks of another seed are not this run's
+    with pytest.raises(Killed):
+        cosim.cosim(design, x, log=lambda *a: None, progress=kill_after_two, resume_dir=resume, **run)
+    messages.clear()
+    cosim.cosim(design, x, log=messages.append, resume_dir=resume, **{**run, "seed": 6})
+    assert not any("resumed" in m for m in messages), messages
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", TRAINED + RANDOM)
 def test_open_rtl_on_icarus_all_r8(variant, build_of, dataset):

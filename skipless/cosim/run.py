@@ -240,14 +240,16 @@ def build(design: RTLDesign, simulator: str, bench: str = "hdl", log=print, opti
 def cosim(design, x, simulator: str = "verilator", seed: int = 0, gap_prob: float = 0.2, stall_prob: float = 0.3,
           watchdog_cycles: int | None = None, probes: tuple[str, ...] = (), log=print, bench: str = "hdl",
           chunk: int = DEFAULT_CHUNK, expected: np.ndarray | None = None, max_mismatches: int | None = None,
-          progress=None, options: VerilatorOptions | None = None) -> CosimResult:
+          progress=None, options: VerilatorOptions | None = None, resume_dir: Path | str | None = None) -> CosimResult:
     """Stream images ``x`` (values, N x H x W x C) through the design's RTL; exact outputs and timing.
 
     With random gaps or back-pressure on and at least three images, the first two images run without
     them (latency and interval are measured on those) and the rest under them. ``expected`` (the
     reference outputs, e.g. QKeras') makes the run compare as it goes: every differing image is listed in
     ``mismatches`` (image, output index, values), and the run stops after ``max_mismatches`` of them.
-    ``progress(images_done, images_total)`` is called now and then.
+    ``progress(images_done, images_total)`` is called now and then. With ``resume_dir`` (HDL bench),
+    every finished chunk is kept there until the run ends, so the same call after a kill or crash
+    simulates only the chunks still missing (see :class:`_ChunkStore`).
     """
     design = design if isinstance(design, RTLDesign) else RTLDesign.load(design)
     for name, p in (("gap_prob", gap_prob), ("stall_prob", stall_prob)):
@@ -264,7 +266,7 @@ def cosim(design, x, simulator: str = "verilator", seed: int = 0, gap_prob: floa
         if probes:
             raise SkiplessError("internal-stream probes need the per-beat testbench: pass bench='python'")
         result = _cosim_hdl(design, images, simulator, seed, gap_prob, stall_prob, watchdog_cycles, log, chunk, clean,
-                            expected, max_mismatches, progress, options)
+                            expected, max_mismatches, progress, options, resume_dir)
     if expected is not None and bench == "python":
         result.mismatches = compare(result.outputs, expected, 0)
     return result
@@ -337,8 +339,106 @@ class _Progress(threading.Thread):
             self.callback(min(self.total, self.offset + beats // self.bpi), self.total)
 
 
+class _ChunkStore:
+    """The finished chunks of one resumable run, one JSON file each under ``<resume_dir>/<key>/``.
+
+    The key hashes everything a chunk's outputs and cycles depend on: the bytes of every source and of
+    the bench (the build's stamp, written after the sources were checked against ``design.json``), the
+    simulator and its flags, the seeds, gap and back-pressure settings, the chunking and the images
+    themselves. So a chunk is reused only by the same run of the same design; a file that cannot be
+    read (killed mid-write cannot happen: writes are atomic) or belongs to another key is simulated again.
+    The folder goes when the run ends."""
+
+    def __init__(self, root: Path | None, identity: dict):
+        self.folder = None
+        if root is not None:
+            key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+            self.folder, self.key = Path(root) / key[:16], key
+
+    def _path(self, start: int) -> Path:
+        return self.folder / f"chunk_{start:07d}.json"
+
+    def load(self, start: int, n_images: int) -> dict | None:
+        if self.folder is None:
+            return None
+        try:
+            saved = json.loads(self._path(start).read_text())
+        except (OSError, ValueError):
+            return None
+        return saved if saved.get("key") == self.key and len(saved.get("mantissas", ())) == n_images else None
+
+    def save(self, start: int, chunk: dict) -> None:
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_json(self._path(start), {"key": self.key, **chunk}, indent=None)
+
+    def remove(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.folder.parent.rmdir()  # only when no other run's chunks are left
+
+
+def _run_chunk(design, runner, build_dir, run_dir, env, part, start, simulator, seed, gap_prob, stall_prob, clean, watchdog,
+               hdl_clock, burst, ospec, ispec, progress, total) -> dict:
+    """One simulator run of the HDL bench over the images ``part`` (starting at image ``start``): the output
+    mantissas and, relative to the chunk's cycle 0, each image's first input and last output cycle."""
+    stem = f"job_{os.getpid()}_{time.time_ns()}"
+    in_file, out_file, job_file = (run_dir / f"{stem}{ext}" for ext in (".in", ".out", ".json"))
+    _write_inputs(in_file, part, ispec["width"])
+    job = {"hdl_clock": hdl_clock, "watchdog_cycles": watchdog, "streams": design.info.get("streams", []),
+           "fifos": design.info.get("fifos", [])}
+    job_file.write_text(json.dumps(job))
+    plusargs = [f"+in={in_file}", f"+out={out_file}", f"+images={len(part)}", f"+seed={seed + start}",
+                f"+gap={round(gap_prob * 65536)}", f"+stall={round(stall_prob * 65536)}",
+                f"+clean={clean if start == 0 else 0}"]
+    if stall_prob > 0:
+        plusargs += [f"+{name}={value}" for name, value in burst.items()]
+    log_file = run_dir / f"{stem}.log"
+    monitor = _Progress(out_file, ospec["beats_per_image"], start, total, progress) if progress else None
+    if monitor:
+        monitor.start()
+    try:
+        with _environ({**env, "SKIPLESS_COSIM_JOB": str(job_file)}):
+            try:
+                with open(log_file, "w") as logf, contextlib.redirect_stdout(logf):
+                    runner.test(test_module=HDL_TB_MODULE, hdl_toplevel=BENCH_TOP, build_dir=str(build_dir),
+                                test_dir=str(run_dir), results_xml=str(run_dir / f"{stem}.xml"), plusargs=plusargs,
+                                log_file=str(log_file))
+            except (SystemExit, Exception):
+                pass  # judged below from the bench's files and the log
+    finally:
+        if monitor:
+            monitor.stop.set()
+            monitor.join()
+    log_text = log_file.read_text(errors="replace") if log_file.exists() else ""
+    asserts = _assertions(log_text)
+    if asserts:
+        raise SkiplessError(f"{design.top} ({simulator}): assertion failed: {asserts[0]} (log: {log_file})")
+    result_path = job_file.with_name(stem + ".result.json")
+    if not result_path.exists() or not out_file.exists():
+        raise SkiplessError(f"the {simulator} run of {design.path} ended without a result (crashed or killed); "
+                            f"see {log_file}")
+    res = json.loads(result_path.read_text())
+    events = _parse_events(out_file.read_text(), ospec)
+    if events["errors"]:
+        raise SkiplessError(f"{design.top} ({simulator}): {events['errors'][0]} (images {start}..{start + len(part) - 1})")
+    if res["error"]:
+        raise SkiplessError(f"{design.top} ({simulator}): {res['error']}")
+    n_beats = len(part) * ospec["beats_per_image"]
+    if len(events["outs"]) != n_beats or events["done"] is None:
+        raise SkiplessError(f"{design.top} ({simulator}): {len(events['outs'])} of {n_beats} output beats before the "
+                            f"run ended; see {log_file}")
+    mant = [unpack_lanes(w, ospec["channels"], ospec["width"], ospec["signed"]) for _, w in events["outs"]]
+    last_out = np.array([c for c, _ in events["outs"]]).reshape(len(part), ospec["beats_per_image"])[:, -1]
+    for p in (in_file, out_file, job_file, result_path, log_file, run_dir / f"{stem}.xml"):
+        p.unlink(missing_ok=True)
+    return {"mantissas": np.asarray(mant, dtype=np.int64).tolist(), "first_in": [int(c) for c in events["first_in"]],
+            "last_out": [int(c) for c in last_out], "cycles": int(res["cycles"]), "wall_s": float(res["wall_s"])}
+
+
 def _cosim_hdl(design, images, simulator, seed, gap_prob, stall_prob, watchdog_cycles, log, chunk, clean, expected,
-               max_mismatches, progress, options) -> CosimResult:
+               max_mismatches, progress, options, resume_dir=None) -> CosimResult:
     interval = design.info.get("estimated_interval_cycles") or 100_000
     options = options or VerilatorOptions.for_run(len(images) * interval)
     runner, build_dir, build_s, hdl_clock = build(design, simulator, "hdl", log, options)
@@ -352,66 +452,28 @@ def _cosim_hdl(design, images, simulator, seed, gap_prob, stall_prob, watchdog_c
     mismatches: list[dict] = []
     cycles, wall = 0, 0.0
     stopped = False
+    burst = {"burst": int(BURST_INTERVALS * interval), "burst0": int(FIRST_BURST_MAX_INTERVALS * interval),
+             "burstp": round(BURST_PROB * 65536), "fill": int(interval)}
+    store = _ChunkStore(resume_dir, {"build": json.loads((build_dir / "skipless_build.json").read_text()),
+                                     "seed": seed, "gap": gap_prob, "stall": stall_prob, "clean": clean, "chunk": chunk,
+                                     "watchdog": watchdog, "burst": burst, "images": hashlib.sha256(images.tobytes()).hexdigest(),
+                                     "shape": images.shape})
+    resumed = 0
     for start in range(0, len(images), chunk):
         part = images[start : start + chunk]
-        stem = f"job_{os.getpid()}_{time.time_ns()}"
-        in_file, out_file, job_file = (run_dir / f"{stem}{ext}" for ext in (".in", ".out", ".json"))
-        _write_inputs(in_file, part, ispec["width"])
-        job = {"hdl_clock": hdl_clock, "watchdog_cycles": watchdog, "streams": design.info.get("streams", []),
-               "fifos": design.info.get("fifos", [])}
-        job_file.write_text(json.dumps(job))
-        plusargs = [f"+in={in_file}", f"+out={out_file}", f"+images={len(part)}", f"+seed={seed + start}",
-                    f"+gap={round(gap_prob * 65536)}", f"+stall={round(stall_prob * 65536)}",
-                    f"+clean={clean if start == 0 else 0}"]
-        if stall_prob > 0:
-            plusargs += [f"+burst={int(BURST_INTERVALS * interval)}", f"+burst0={int(FIRST_BURST_MAX_INTERVALS * interval)}",
-                         f"+burstp={round(BURST_PROB * 65536)}", f"+fill={int(interval)}"]
-        log_file = run_dir / f"{stem}.log"
-        monitor = _Progress(out_file, ospec["beats_per_image"], start, len(images), progress) if progress else None
-        if monitor:
-            monitor.start()
-        try:
-            with _environ({**env, "SKIPLESS_COSIM_JOB": str(job_file)}):
-                try:
-                    with open(log_file, "w") as logf, contextlib.redirect_stdout(logf):
-                        runner.test(test_module=HDL_TB_MODULE, hdl_toplevel=BENCH_TOP, build_dir=str(build_dir),
-                                    test_dir=str(run_dir), results_xml=str(run_dir / f"{stem}.xml"), plusargs=plusargs,
-                                    log_file=str(log_file))
-                except (SystemExit, Exception):
-                    pass  # judged below from the bench's files and the log
-        finally:
-            if monitor:
-                monitor.stop.set()
-                monitor.join()
-        log_text = log_file.read_text(errors="replace") if log_file.exists() else ""
-        asserts = _assertions(log_text)
-        if asserts:
-            raise SkiplessError(f"{design.top} ({simulator}): assertion failed: {asserts[0]} (log: {log_file})")
-        result_path = job_file.with_name(stem + ".result.json")
-        if not result_path.exists() or not out_file.exists():
-            raise SkiplessError(f"the {simulator} run of {design.path} ended without a result (crashed or killed); "
-                                f"see {log_file}")
-        res = json.loads(result_path.read_text())
-        events = _parse_events(out_file.read_text(), ospec)
-        if events["errors"]:
-            raise SkiplessError(f"{design.top} ({simulator}): {events['errors'][0]} (images {start}..{start + len(part) - 1})")
-        if res["error"]:
-            raise SkiplessError(f"{design.top} ({simulator}): {res['error']}")
-        n_beats = len(part) * ospec["beats_per_image"]
-        if len(events["outs"]) != n_beats or events["done"] is None:
-            raise SkiplessError(f"{design.top} ({simulator}): {len(events['outs'])} of {n_beats} output beats before the "
-                                f"run ended; see {log_file}")
-        words = [w for _, w in events["outs"]]
-        mant = np.array([unpack_lanes(w, ospec["channels"], ospec["width"], ospec["signed"]) for w in words], dtype=np.int64)
-        mant = mant.reshape(len(part), ospec["beats_per_image"], ospec["channels"])
-        outs_cycles = np.array([c for c, _ in events["outs"]]).reshape(len(part), ospec["beats_per_image"])[:, -1]
+        done = store.load(start, len(part))
+        if done is None:
+            done = _run_chunk(design, runner, build_dir, run_dir, env, part, start, simulator, seed, gap_prob, stall_prob,
+                              clean, watchdog, hdl_clock, burst, ospec, ispec, progress, len(images))
+            store.save(start, done)
+        else:
+            resumed += 1
+        mant = np.array(done["mantissas"], dtype=np.int64).reshape(len(part), ospec["beats_per_image"], ospec["channels"])
         outputs.append(mant)
-        first_in += [c + cycles for c in events["first_in"]]
-        last_out += [int(c) + cycles for c in outs_cycles]
-        cycles += res["cycles"]
-        wall += res["wall_s"]
-        for p in (in_file, out_file, job_file, result_path, log_file, run_dir / f"{stem}.xml"):
-            p.unlink(missing_ok=True)
+        first_in += [c + cycles for c in done["first_in"]]
+        last_out += [c + cycles for c in done["last_out"]]
+        cycles += done["cycles"]
+        wall += done["wall_s"]
         if expected is not None:
             values = _type(ospec).to_float(mant)
             mismatches += compare(values, expected, start)
@@ -420,6 +482,9 @@ def _cosim_hdl(design, images, simulator, seed, gap_prob, stall_prob, watchdog_c
                 break
         if progress:
             progress(start + len(part), len(images))
+    if resumed:
+        log(f"resumed a killed run: {resumed} chunk(s) of {chunk} images taken from {store.folder}")
+    store.remove()
     mant = np.concatenate(outputs)
     values = _type(ospec).to_float(mant)
     values = image_values(values, ospec)
