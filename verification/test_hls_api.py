@@ -112,6 +112,38 @@ def test_second_convert_does_no_work_and_changes_rebuild(tmp_path):
     assert new_weights.built and new_weights.content_hash != other_setting.content_hash
 
 
+KERAS_HASH = """
+import json
+import tensorflow as tf
+from skipless.hls.project import HLSSettings, content_hash
+from verification.test_hls_api import handwritten_qkeras_model
+model = handwritten_qkeras_model()
+print(json.dumps([json.loads(model.to_json())["keras_version"], content_hash(model, HLSSettings())]))
+"""
+
+
+def test_the_cache_key_is_the_same_under_keras_and_tf_keras():
+    """QKeras' import sets TF_USE_LEGACY_KERAS=1, so a subprocess runs tf_keras 2.15.1 where its parent runs
+    Keras 2.15.0: the same model must give the same content hash (it once made every project built by a
+    subprocess look stale to the parent, and be rebuilt)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("tf_keras")
+    root = Path(__file__).resolve().parents[1]
+    runs = []
+    for legacy in ("1", None):
+        env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+        env.update({"PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}, **({"TF_USE_LEGACY_KERAS": legacy} if legacy else {}))
+        out = subprocess.run([sys.executable, "-c", KERAS_HASH], env=env, cwd=root, capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    (legacy_version, legacy_hash), (keras_version, keras_hash) = runs
+    assert legacy_version != keras_version  # two implementations really ran
+    assert legacy_hash == keras_hash
+
+
 def _model(build):
     inp = tf.keras.Input((8, 8, 1), name="img")
     return tf.keras.Model(inp, build(inp), name="m")

@@ -95,12 +95,25 @@ class HLSProject:
         return f"{self.settings.project_name}_double"
 
 
+def architecture(model) -> str:
+    """The model's Keras JSON without the writer's ``keras_version`` and ``backend``: the same network is the
+    same text under Keras 2.15.0 and tf_keras 2.15.1. Which of the two ``tf.keras`` is depends on the
+    environment a process starts with: importing QKeras (tensorflow_model_optimization) sets
+    ``TF_USE_LEGACY_KERAS=1`` too late for the importing process but early enough for its children, so a
+    parent and the subprocess it starts differ by that version string alone (it made every cached hls
+    project built by a subprocess look stale to its parent)."""
+    spec = json.loads(model.to_json())
+    for key in ("keras_version", "backend"):
+        spec.pop(key, None)
+    return json.dumps(spec, sort_keys=True)
+
+
 def content_hash(model, settings: HLSSettings) -> str:
     """SHA-256 over the model's architecture, every weight's bytes, the settings and the hls4ml version."""
     import hls4ml
 
     h = hashlib.sha256()
-    h.update(model.to_json().encode())
+    h.update(architecture(model).encode())
     for w in model.weights:
         h.update(w.name.encode())
         h.update(w.numpy().tobytes())
