@@ -168,7 +168,7 @@ class Build:
 
     def rtl_settings(self) -> RTLSettings:
         base = self.settings.rtl or RTLSettings()
-        return replace(base, clock_period_ns=self.settings.hls.clock_period)
+        return replace(base, clock_period_ns=self.settings.hls.clock_period, part=self.settings.hls.part)
 
     def rtl(self):
         """The open RTL in ``<project>/rtl/`` (written only when its content changed)."""

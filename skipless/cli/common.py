@@ -58,6 +58,16 @@ def probability(text: str) -> float:
     return value
 
 
+def utilization(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share of the part in (0, 1], e.g. 0.85, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], e.g. 0.85, got {text}")
+    return value
+
+
 def image_count(text: str) -> int | str:
     """A positive number of test images or 'all'."""
     if text.strip().lower() == "all":
@@ -135,6 +145,13 @@ def add_rtl_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cycles-per-layer", type=positive_int, default=DEFAULT_CYCLES_PER_LAYER,
                    help="parallelism target: each conv finishes an image within this many cycles")
     p.add_argument("--macs-per-cycle", help="per-layer parallelism, e.g. s1b1_conv1=64,fc=2 (PI x PO)")
+    p.add_argument("--fit", action="store_true",
+                   help="plan the parallelism for --part: the smallest interval whose predicted resources fit")
+    p.add_argument("--target-interval", type=positive_int, help="plan every conv to finish an image within this many "
+                   "cycles and check the design fits --part (implies --fit)")
+    p.add_argument("--max-util", type=utilization, default=0.85, help="with --fit: the share of each resource of the part "
+                   "the design may use")
+    p.add_argument("--allow-overfit", action="store_true", help="with --fit: write a design predicted not to fit anyway")
 
 
 def add_cosim_args(p: argparse.ArgumentParser) -> None:
@@ -169,7 +186,8 @@ def build_settings(args):
     rtl = None
     if hasattr(args, "cycles_per_layer"):
         rtl = RTLSettings(cycles_per_layer=args.cycles_per_layer, macs_per_cycle=parse_macs(args.macs_per_cycle),
-                          clock_period_ns=args.clock_period)
+                          clock_period_ns=args.clock_period, part=args.part, fit=args.fit, max_util=args.max_util,
+                          target_interval=args.target_interval, allow_overfit=args.allow_overfit)
     cosim = CosimSettings()
     if hasattr(args, "sim"):
         cosim = CosimSettings(simulator=args.sim, seed=args.seed, gap_prob=args.gap, stall_prob=args.stall)

@@ -50,6 +50,11 @@ def cmd_rtl(args) -> int:
               f"~{info['estimated_interval_cycles']} cycles/image")
         for f in info["fifos"]:
             print(f"  skip FIFO {f['name']}: depth {f['depth']} x {f['width']} bits = {f['bits']} bits (lead {f['lead']} beats)")
+        fit = info.get("fit")
+        if fit:
+            used = ", ".join(f"{r.upper()} {fit['predicted'][r]:,} ({100 * fit['utilization'][r]:.0f}%)" for r in fit["predicted"])
+            print(f"  predicted on {fit['part']}: {used}; {'fits' if fit['fits'] else 'DOES NOT FIT'} within "
+                  f"{100 * fit['max_util']:.0f}%; device limit {fit['device_limit_interval']:,} cycles/image")
         if args.lint:
             rtl.lint(design)
             print("  verilator --lint-only -Wall: clean")

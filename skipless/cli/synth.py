@@ -8,6 +8,7 @@ against ``skip``.
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -44,6 +45,8 @@ def register(sub) -> None:
     p.add_argument("--json", help="also write all reports of this call into one JSON file")
     p.add_argument("--no-record", action="store_true", help="do not add the reports to the results store (benchmarks/results)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--calibrate-cost", action="store_true",
+                   help="refit the planner's resource model (skipless/rtl/cost_calibration.json) to these Yosys reports")
     p.set_defaults(func=cmd_synth)
 
 
@@ -148,4 +151,9 @@ def cmd_synth(args) -> int:
             save(synth_record(report))
     if errors:
         raise SkiplessError(f"{len(errors)} of {len(folders)} designs failed: " + "; ".join(errors))
+    if args.calibrate_cost:
+        from skipless.rtl.cost import write_calibration
+
+        path = write_calibration([(r, json.loads((folder / "design.json").read_text())) for r, folder in zip(reports, folders, strict=True)])
+        print(f"resource model refitted to {len(reports)} Yosys reports: {path}")
     return 0

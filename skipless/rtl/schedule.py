@@ -33,12 +33,24 @@ class RTLSettings:
     macs_per_cycle: dict = field(default_factory=dict)  # layer name -> PI*PO
     fifo_depths: dict = field(default_factory=dict)  # add layer name -> depth (overrides the derived one)
     clock_period_ns: float = 6.667
+    # the fit-to-part planner (skipless.rtl.fit): with fit, cycles_per_layer is chosen (or target_interval
+    # used) so that the predicted resources stay within max_util of the part; every design records its
+    # predicted resources against the part
+    part: str = "xc7z020clg400-1"
+    fit: bool = False
+    max_util: float = 0.85
+    target_interval: int | None = None
+    allow_overfit: bool = False
 
     def __post_init__(self):
         if self.cycles_per_layer < 1:
             raise SkiplessError(f"cycles_per_layer must be >= 1, got {self.cycles_per_layer}")
         if self.clock_period_ns <= 0:
             raise SkiplessError(f"clock_period_ns must be > 0, got {self.clock_period_ns}")
+        if not 0 < self.max_util <= 1:
+            raise SkiplessError(f"max_util must be in (0, 1], got {self.max_util}")
+        if self.target_interval is not None and self.target_interval < 1:
+            raise SkiplessError(f"target_interval must be >= 1 cycle, got {self.target_interval}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -345,6 +345,7 @@ def yosys_synth(
         "interval": interval,
         "fifo": fifo,
         "cells": run["cells"],
+        "predicted": prediction_error(design, resources),
         "notes": _notes(resources, fifo, latency_note),
         "cache": {"key": key, "rtl_hash": digest, "part": target.name, "flow": FLOW, "script_version": SCRIPT_VERSION},
         "provenance": provenance(),
@@ -353,4 +354,18 @@ def yosys_synth(
     write_report(report, rtl_dir)
     log(f"{name}: {resources['lut']} LUT, {resources['ff']} FF, {resources['dsp']} DSP, "
         f"{resources['bram18']} BRAM18 in {run['seconds']:.1f} s")
+    if report["predicted"]:
+        log(f"{name}: predicted by the planner's model vs Yosys: " + ", ".join(
+            f"{r.upper()} {v['predicted']:,} vs {v['yosys']:,}"
+            + (f" ({v['error_pct']:+.1f}%)" if v["error_pct"] is not None else "") for r, v in report["predicted"].items()))
     return report
+
+
+def prediction_error(design: dict, resources: dict) -> dict | None:
+    """The resources design.json predicted (skipless.rtl.cost) beside Yosys' counts, error in % of Yosys."""
+    predicted = (design.get("fit") or {}).get("predicted")
+    if not predicted:
+        return None
+    return {r: {"predicted": v, "yosys": resources[r],
+                "error_pct": round(100 * (v - resources[r]) / resources[r], 1) if resources[r] else None}
+            for r, v in predicted.items()}

@@ -1,0 +1,170 @@
+"""Predicted FPGA resources of an open-RTL plan, for the fit-to-part planner (:mod:`skipless.rtl.fit`).
+
+What is counted, and how each count was checked against Yosys ``synth_xilinx`` on this RTL:
+
+* **DSP48**: one per multiplier lane (PI x PO per convolution) whose product fits the DSP48E1's
+  25 x 18 signed multiplier (the engine's product is ``(XW + 1) x WW`` bits); wider ones take
+  ``ceil(a/25) x ceil(b/18)``. Yosys maps every lane to a DSP48E1: the six calibration designs
+  match exactly (:data:`CALIBRATION`).
+* **BRAM18**: every memory of the design (weight and bias ROMs, convolution window buffers, skip
+  FIFOs) by its geometry. ROMs of at least ``BLOCK_ROM_BITS`` carry ``rom_style = "block"``; RAMs
+  deeper than ``LUTRAM_MAX_DEPTH`` words go to block RAM (the RAM32M/RAM64M counts of the r8
+  reports match the bits of the shallower ones). A block memory of D words x W bits takes
+  ``ceil(W / width(D))`` BRAM18 columns, ``width(D)`` being the widest 7-series BRAM18 aspect ratio
+  that holds D words (512 x 36, 1K x 18, 2K x 9, 4K x 4, 8K x 2, 16K x 1), times ``ceil(D / 16K)``.
+  Yosys packs some of them into RAMB36 differently (the r8 designs come out 10 BRAM18 under this
+  count), so the count is then corrected by a linear fit like the LUTs'.
+* **LUT and FF**: a linear model in what grows with the plan (adder-tree and accumulator bits of the
+  multiplier lanes, bits of memories kept in LUTs, and a fixed part per layer).
+
+The fitted coefficients come from least squares over the Yosys reports of :data:`CALIBRATION`, computed
+when the module is used (never typed in); :func:`calibration_error` says how well they fit.
+
+Estimates for planning, not sign-off: the planner keeps a margin (``max_util``) for what they miss.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from skipless.errors import SkiplessError
+from skipless.rtl.emit import BLOCK_ROM_BITS
+from skipless.rtl.graph import Network
+from skipless.rtl.schedule import Plan
+
+LUTRAM_MAX_DEPTH = 64  # RAMs up to this many words stay in distributed RAM (RAM64M)
+DSP_A, DSP_B = 25, 18  # DSP48E1 multiplier port widths (signed)
+BRAM18_ASPECTS = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+CALIBRATION = Path(__file__).with_name("cost_calibration.json")
+RESOURCES = ("lut", "ff", "dsp", "bram18")
+
+
+@dataclass(frozen=True)
+class Memory:
+    name: str
+    depth: int
+    width: int
+    rom: bool
+
+    @property
+    def bits(self) -> int:
+        return self.depth * self.width
+
+    @property
+    def in_block_ram(self) -> bool:
+        return self.bits >= BLOCK_ROM_BITS if self.rom else self.depth > LUTRAM_MAX_DEPTH
+
+    @property
+    def bram18(self) -> int:
+        if not self.in_block_ram:
+            return 0
+        for depth, width in BRAM18_ASPECTS:
+            if self.depth <= depth:
+                return math.ceil(self.width / width)
+        return math.ceil(self.depth / BRAM18_ASPECTS[-1][0]) * self.width
+
+
+def memories(net: Network, plan: Plan) -> list[Memory]:
+    """Every memory the emitted RTL declares, with the geometry it is declared with."""
+    widths = {s: n.type.width for n in net.nodes for s in n.outputs}
+    out = []
+    for node in net.convs():
+        cp, p = plan.convs[node.name], node.params
+        cin, cout = p["in_shape"][2], node.shape[2]
+        out += [Memory(f"{node.name}_w", cp.steps_per_pixel, cp.pi * cp.po * p["weight_type"].width, True),
+                Memory(f"{node.name}_b", cout // cp.po, cp.po * p["acc_type"].width, True),
+                Memory(f"{node.name}_window", cp.buffer_pixels, cin * widths[node.inputs[0]], False)]
+    out += [Memory(f"{f.add}_skip_fifo", f.depth, f.width, False) for f in plan.fifos.values()]
+    return out
+
+
+def dsp_per_lane(in_width: int, weight_width: int) -> int:
+    a, b = sorted((in_width + 1, weight_width), reverse=True)  # the input is sign-extended by one bit
+    if a <= DSP_A and b <= DSP_B:
+        return 1
+    return math.ceil(a / DSP_A) * math.ceil(b / DSP_B)
+
+
+def features(net: Network, plan: Plan) -> dict:
+    """What the resource model reads from a plan (also written to design.json, to re-fit it later)."""
+    widths = {s: n.type.width for n in net.nodes for s in n.outputs}
+    dsp = lane_bits = 0
+    for node in net.convs():
+        cp, p = plan.convs[node.name], node.params
+        lanes = cp.pi * cp.po
+        dsp += lanes * dsp_per_lane(widths[node.inputs[0]], p["weight_type"].width)
+        lane_bits += lanes * p["acc_type"].width
+    mems = memories(net, plan)
+    return {"dsp": dsp, "lane_bits": lane_bits, "lut_memory_bits": sum(m.bits for m in mems if not m.in_block_ram),
+            "bram18_geometry": sum(m.bram18 for m in mems), "layers": len(net.nodes)}
+
+
+TERMS = {  # resource -> the features its linear model reads (and a constant)
+    "lut": ("lane_bits", "lut_memory_bits", "layers"),
+    "ff": ("lane_bits", "lut_memory_bits", "layers"),
+    "bram18": ("bram18_geometry",),
+}
+
+
+def _row(feats: dict, resource: str) -> list[float]:
+    return [float(feats[t]) for t in TERMS[resource]] + [1.0]
+
+
+@cache
+def calibration() -> tuple[list[dict], dict[str, np.ndarray]]:
+    """The calibration rows (design features beside Yosys' counts) and the least-squares coefficients."""
+    try:
+        rows = json.loads(CALIBRATION.read_text())["designs"]
+    except (OSError, ValueError, KeyError) as e:
+        raise SkiplessError(f"the resource model's calibration {CALIBRATION} cannot be read ({e}): reinstall skipless") from e
+    coef = {}
+    for resource, terms in TERMS.items():
+        if len(rows) <= len(terms):
+            raise SkiplessError(f"{CALIBRATION}: {len(rows)} designs cannot calibrate {len(terms) + 1} {resource} terms")
+        a = np.array([_row(r["features"], resource) for r in rows])
+        coef[resource] = np.linalg.lstsq(a, np.array([r["yosys"][resource] for r in rows], dtype=float), rcond=None)[0]
+    return rows, coef
+
+
+def predict(feats: dict) -> dict[str, int]:
+    """Predicted LUT, FF, DSP and BRAM18 of a plan with these :func:`features`."""
+    _, coef = calibration()
+    out = {r: max(0, round(float(np.array(_row(feats, r)) @ c))) for r, c in coef.items()}
+    return {"lut": out["lut"], "ff": out["ff"], "dsp": int(feats["dsp"]), "bram18": out["bram18"]}
+
+
+def calibration_error() -> dict[str, dict]:
+    """Per calibration design and resource: predicted, Yosys, and the error in % of Yosys."""
+    rows, _ = calibration()
+    out = {}
+    for row in rows:
+        p = predict(row["features"])
+        out[row["id"]] = {r: {"predicted": p[r], "yosys": row["yosys"][r],
+                              "error_pct": round(100 * (p[r] - row["yosys"][r]) / row["yosys"][r], 1)} for r in RESOURCES}
+    return out
+
+
+def write_calibration(reports_and_designs: list[tuple[dict, dict]]) -> Path:
+    """Refit the model: :data:`CALIBRATION` gets, per Yosys report, the features its design.json recorded
+    beside the counts Yosys reported (``skipless synth IDS --flow yosys --calibrate-cost``)."""
+    from skipless.fileio import write_json
+
+    rows = []
+    for report, design in reports_and_designs:
+        if report.get("flow") != "yosys" or "features" not in (design.get("fit") or {}):
+            raise SkiplessError(f"{report.get('id')}: only Yosys reports of designs written with their resource features "
+                                f"(skipless rtl, this version) can calibrate the model; regenerate and synthesize it")
+        rows.append({"id": report["id"], "features": design["fit"]["features"],
+                     "yosys": {r: report["resources"][r] for r in RESOURCES}, "yosys_version": report["tool"]["version"],
+                     "synthesized_at_commit": report["provenance"]["git_commit"]})
+    if len(rows) <= max(len(t) for t in TERMS.values()):
+        raise SkiplessError(f"{len(rows)} reports cannot calibrate the model: give at least {max(len(t) for t in TERMS.values()) + 1}")
+    write_json(CALIBRATION, {"source": "skipless synth --flow yosys --calibrate-cost", "designs": rows}, indent=1)
+    calibration.cache_clear()
+    return CALIBRATION

@@ -1,0 +1,108 @@
+"""The fit-to-part planner (skipless.rtl.fit) and its resource model (skipless.rtl.cost): the model is
+calibrated on committed Yosys reports only, counts DSPs exactly, and the planner picks the smallest
+interval that fits, refuses what cannot, and its choices stay bit-exact in a real simulator."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skipless import cosim, rtl
+from skipless.errors import SkiplessError
+from skipless.rtl import cost, fit, reference
+from skipless.rtl.schedule import RTLSettings, plan
+
+from .rtl_networks import random_input, residual_block
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_calibration_is_the_committed_yosys_reports():
+    """Every calibration row's Yosys counts are those of benchmarks/results/synth.json for that design."""
+    reports = {r["id"]: r for r in json.loads((ROOT / "benchmarks/results/synth.json").read_text())["reports"]}
+    rows, _ = cost.calibration()
+    assert len(rows) >= 6
+    for row in rows:
+        report = reports[row["id"]]
+        assert row["yosys"] == {r: report["resources"][r] for r in cost.RESOURCES}, row["id"]
+        assert row["yosys_version"] == report["tool"]["version"]
+
+
+def test_the_model_counts_dsps_exactly_and_fits_the_rest_within_a_stated_error():
+    errors = cost.calibration_error()
+    for design_id, by_resource in errors.items():
+        assert by_resource["dsp"]["error_pct"] == 0.0, design_id  # one DSP48 per multiplier lane, as Yosys maps them
+        for resource in ("lut", "ff", "bram18"):
+            assert abs(by_resource[resource]["error_pct"]) < 15, (design_id, resource, by_resource[resource])
+
+
+def test_memory_geometry_follows_the_7_series_bram18_aspect_ratios():
+    assert cost.Memory("w", 512, 36, True).bram18 == 1
+    assert cost.Memory("w", 513, 36, True).bram18 == 2  # 1K x 18
+    assert cost.Memory("w", 1152, 224, True).bram18 == 25  # 2K x 9
+    assert cost.Memory("w", 100, 8, True).bram18 == 0  # under BLOCK_ROM_BITS: logic
+    assert cost.Memory("fifo", 64, 576, False).bram18 == 0  # distributed RAM
+    assert cost.Memory("fifo", 80, 128, False).bram18 == 4
+    assert cost.dsp_per_lane(8, 8) == 1 and cost.dsp_per_lane(24, 18) == 1 and cost.dsp_per_lane(25, 18) == 2
+
+
+def test_the_planner_picks_the_smallest_interval_that_fits():
+    net = residual_block(shape=(8, 8, 8))
+    tight = RTLSettings(fit=True, max_util=0.2)  # 44 of the xc7z020's 220 DSPs
+    chosen = fit.fit(net, tight)
+    assert chosen.fits and chosen.predicted["dsp"] <= 0.2 * 220
+    smaller = [t for t in fit._targets(net) if t < chosen.cycles_per_layer]
+    assert smaller, "the budget must bind for this test to mean anything"
+    assert not fit._evaluate(net, tight, smaller[-1], chosen_part()).fits  # one step faster does not fit
+    roomy = fit.fit(net, replace(tight, max_util=0.85))
+    assert roomy.plan.interval_cycles < chosen.plan.interval_cycles  # more room, a faster pipeline
+
+
+def chosen_part():
+    from skipless.synth.parts import get_part
+
+    return get_part(RTLSettings().part)
+
+
+def test_impossible_targets_and_parts_are_refused_with_the_numbers(tmp_path):
+    net = residual_block(shape=(8, 8, 8))
+    limit = fit.evaluate(net, RTLSettings()).device_limit_interval
+    with pytest.raises(SkiplessError, match=f"below the device limit.*{limit:,} cycles"):
+        fit.fit(net, RTLSettings(target_interval=max(1, limit - 1)))
+    # at 10% of each resource: even one MAC per cycle per layer leaves more LUTs than 10% of an xc7z020
+    with pytest.raises(SkiplessError, match="does not fit xc7z020.*LUT.*smallest known part it fits is xczu9eg.*--allow-overfit"):
+        rtl.write_design(net, tmp_path / "over", RTLSettings(fit=True, max_util=0.1), log=lambda *a: None)
+    assert not (tmp_path / "over").exists()  # refused before anything is written
+    with pytest.raises(SkiplessError, match="no known part fits it"):
+        fit.fit(net, RTLSettings(fit=True, max_util=0.001))
+    design = rtl.write_design(net, tmp_path / "anyway", RTLSettings(fit=True, max_util=0.001, allow_overfit=True),
+                              log=lambda *a: None)
+    assert design.info["fit"]["fits"] is False
+    with pytest.raises(SkiplessError, match="unknown FPGA part"):
+        fit.fit(net, RTLSettings(fit=True, part="xc7z999"))
+
+
+def test_the_design_records_its_plan_and_prediction(tmp_path):
+    net = residual_block(shape=(8, 8, 8))
+    design = rtl.write_design(net, tmp_path / "d", RTLSettings(fit=True, max_util=0.2), log=lambda *a: None)
+    recorded = design.info["fit"]
+    assert recorded["part"] == "xc7z020clg400-1" and recorded["fits"]
+    assert recorded["predicted"]["dsp"] == design.info["macs_per_cycle"] == sum(layer["macs_per_cycle"] for layer in design.info["layers"])
+    assert recorded["interval_cycles"] == design.info["estimated_interval_cycles"]
+    assert recorded["features"] == cost.features(net, plan(net, RTLSettings(cycles_per_layer=recorded["cycles_per_layer"])))
+
+
+@pytest.mark.parametrize("max_util", [0.16, 0.3, 0.85])  # PI x PO 8x1, 8x4, 8x8 (and the dense 8x3)
+def test_every_planner_choice_is_bit_exact_under_gaps_and_backpressure(max_util, tmp_path, simulator):
+    reason = cosim.available(simulator)
+    if reason:
+        pytest.skip(reason)
+    net = residual_block(shape=(8, 8, 8))
+    design = rtl.write_design(net, tmp_path / "d", RTLSettings(fit=True, max_util=max_util), log=lambda *a: None)
+    x = random_input(net, 4)
+    want = reference.predict(net, net.input.type.to_mantissa(x))
+    result = cosim.cosim(design, x, simulator=simulator, seed=2, gap_prob=0.3, stall_prob=0.3, expected=want, log=lambda *a: None)
+    assert result.mismatches == []
+    np.testing.assert_array_equal(result.outputs.reshape(len(x), -1), np.asarray(want).reshape(len(x), -1))
