@@ -94,7 +94,8 @@ def test_the_design_records_its_plan_and_prediction(tmp_path):
     assert recorded["features"] == cost.features(net, plan(net, RTLSettings(cycles_per_layer=recorded["cycles_per_layer"])))
 
 
-@pytest.mark.parametrize("max_util", [0.16, 0.3, 0.85])  # PI x PO 8x1, 8x4, 8x8 (and the dense 8x3)
+@pytest.mark.parametrize(  # PI x PO 8x1, 8x4, 8x8 (and the dense 8x3)
+    "max_util", [pytest.param(0.16, marks=pytest.mark.slow), 0.3, pytest.param(0.85, marks=pytest.mark.slow)])
 def test_every_planner_choice_is_bit_exact_under_gaps_and_backpressure(max_util, tmp_path, simulator):
     reason = cosim.available(simulator)
     if reason:
