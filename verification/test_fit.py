@@ -82,6 +82,9 @@ def test_impossible_targets_and_parts_are_refused_with_the_numbers(tmp_path):
     assert design.info["fit"]["fits"] is False
     with pytest.raises(SkiplessError, match="unknown FPGA part"):
         fit.fit(net, RTLSettings(fit=True, part="xc7z999"))
+    # a part hls4ml takes but skipless has no table for: the design is written, without a prediction
+    other = rtl.write_design(net, tmp_path / "other_part", RTLSettings(part="xcvu9p-flga2104-2-e"), log=lambda *a: None)
+    assert other.info["fit"] is None
 
 
 def test_the_design_records_its_plan_and_prediction(tmp_path):

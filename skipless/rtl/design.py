@@ -21,7 +21,7 @@ from skipless.fileio import changed_files, exclusive, sha256_files, write_atomic
 from skipless.rtl.emit import emit, ident, tdata_width
 from skipless.rtl.graph import Network
 from skipless.rtl.hls_import import from_hls4ml
-from skipless.rtl.schedule import Plan, RTLSettings
+from skipless.rtl.schedule import Plan, RTLSettings, plan
 
 LIBRARY = "skipless_lib.v"
 DESIGN_FILE = "design.json"
@@ -185,23 +185,26 @@ def _clock_of(source) -> float:
 def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print,
                  design_id: str | None = None) -> RTLDesign:
     """Plan, emit and write a Network's RTL; an unchanged design (same content hash) is not rewritten."""
-    from skipless.rtl import fit
+    from skipless.rtl import fit  # here, not at the top: skipless.synth (parts) imports this module
+    from skipless.synth.parts import PARTS
 
     settings = settings or RTLSettings()
     top = ident(top)
     if settings.fit or settings.target_interval is not None:
         chosen = fit.fit(net, settings)  # refuses, before anything is written, a plan that does not fit
         settings = replace(settings, cycles_per_layer=chosen.cycles_per_layer)
-    else:
+    elif settings.part.lower() in {name.lower() for name in PARTS}:
         chosen = fit.evaluate(net, settings)
         if not chosen.fits:
             log(f"warning: {net.name} is predicted not to fit {chosen.part} ({'; '.join(chosen.over())}); "
                 f"pass --fit to plan it for the part")
-    p = chosen.plan
+    else:
+        chosen = None  # a part hls4ml takes but skipless has no resource table for: no prediction
+    p = chosen.plan if chosen else plan(net, settings)
     text, streams = emit(net, p, top)
     lib = library_text()
     info = describe(net, p, settings, streams, top)
-    info["fit"] = chosen.to_dict()
+    info["fit"] = chosen.to_dict() if chosen else None
     info["id"] = design_id or net.name
     info["content_hash"] = hashlib.sha256((lib + text + json.dumps(info, sort_keys=True, default=str)).encode()).hexdigest()
     info["generator_version"] = GENERATOR_VERSION

@@ -76,7 +76,7 @@ def _targets(net: Network) -> list[int]:
 
 def evaluate(net: Network, settings: RTLSettings) -> Fit:
     """The prediction for the plan ``settings`` asks for as it stands (no search), against ``settings.part``."""
-    from skipless.synth.parts import get_part
+    from skipless.synth.parts import get_part  # not at the top: the skipless.synth package imports skipless.rtl
 
     return _evaluate(net, settings, settings.cycles_per_layer, get_part(settings.part))
 
