@@ -110,3 +110,30 @@ def test_every_planner_choice_is_bit_exact_under_gaps_and_backpressure(max_util,
     result = cosim.cosim(design, x, simulator=simulator, seed=2, gap_prob=0.3, stall_prob=0.3, expected=want, log=lambda *a: None)
     assert result.mismatches == []
     np.testing.assert_array_equal(result.outputs.reshape(len(x), -1), np.asarray(want).reshape(len(x), -1))
+
+
+def test_a_refit_reads_the_designs_features_and_recovers_an_exact_linear_law(tmp_path, monkeypatch):
+    """`skipless synth --calibrate-cost`: rows from each report and its design.json; a planted law (counts an exact
+    linear function of the features) is recovered, so every prediction equals its count; other flows are refused."""
+    pairs = []
+    for i, util in enumerate((0.16, 0.18, 0.3, 0.5, 0.85)):
+        for seed in (0, 1):
+            net = residual_block(shape=(8, 8, 8 if seed == 0 else 4), seed=seed)
+            design = rtl.write_design(net, tmp_path / f"d{i}_{seed}", RTLSettings(fit=True, max_util=util, allow_overfit=True),
+                                      log=lambda *a: None)
+            f = design.info["fit"]["features"]
+            law = {"lut": 3 * f["lane_bits"] + 2 * f["layers"] + 100, "ff": f["lane_bits"] + f["lut_memory_bits"] + 7,
+                   "dsp": f["dsp"], "bram18": 2 * f["bram18_geometry"] + 1}
+            report = {"id": f"d{i}_{seed}", "flow": "yosys", "resources": law, "tool": {"version": "Yosys test"},
+                      "provenance": {"git_commit": "test"}}
+            pairs.append((report, design.info))
+    monkeypatch.setattr(cost, "CALIBRATION", tmp_path / "calibration.json")
+    cost.calibration.cache_clear()
+    try:
+        cost.write_calibration(pairs)
+        for design_id, by_resource in cost.calibration_error().items():
+            assert all(v["predicted"] == v["yosys"] for v in by_resource.values()), (design_id, by_resource)
+        with pytest.raises(SkiplessError, match="only Yosys reports"):
+            cost.write_calibration([({**pairs[0][0], "flow": "vendor"}, pairs[0][1])] + pairs[1:])
+    finally:
+        cost.calibration.cache_clear()
