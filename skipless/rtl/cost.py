@@ -139,15 +139,17 @@ def predict(feats: dict) -> dict[str, int]:
     return {"lut": out["lut"], "ff": out["ff"], "dsp": int(feats["dsp"]), "bram18": out["bram18"]}
 
 
+def compare(predicted: dict, yosys: dict) -> dict[str, dict]:
+    """Per resource: predicted, Yosys' count, and the error in % of Yosys' count (None where it is 0)."""
+    return {r: {"predicted": v, "yosys": yosys[r],
+                "error_pct": round(100 * (v - yosys[r]) / yosys[r], 1) if yosys[r] else None}
+            for r, v in predicted.items()}
+
+
 def calibration_error() -> dict[str, dict]:
     """Per calibration design and resource: predicted, Yosys, and the error in % of Yosys."""
     rows, _ = calibration()
-    out = {}
-    for row in rows:
-        p = predict(row["features"])
-        out[row["id"]] = {r: {"predicted": p[r], "yosys": row["yosys"][r],
-                              "error_pct": round(100 * (p[r] - row["yosys"][r]) / row["yosys"][r], 1)} for r in RESOURCES}
-    return out
+    return {row["id"]: compare(predict(row["features"]), row["yosys"]) for row in rows}
 
 
 def write_calibration(reports_and_designs: list[tuple[dict, dict]]) -> Path:

@@ -186,14 +186,14 @@ def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top
                  design_id: str | None = None) -> RTLDesign:
     """Plan, emit and write a Network's RTL; an unchanged design (same content hash) is not rewritten."""
     from skipless.rtl import fit  # here, not at the top: skipless.synth (parts) imports this module
-    from skipless.synth.parts import PARTS
+    from skipless.synth.parts import find_part
 
     settings = settings or RTLSettings()
     top = ident(top)
     if settings.fit or settings.target_interval is not None:
         chosen = fit.fit(net, settings)  # refuses, before anything is written, a plan that does not fit
         settings = replace(settings, cycles_per_layer=chosen.cycles_per_layer)
-    elif settings.part.lower() in {name.lower() for name in PARTS}:
+    elif find_part(settings.part) is not None:
         chosen = fit.evaluate(net, settings)
         if not chosen.fits:
             log(f"warning: {net.name} is predicted not to fit {chosen.part} ({'; '.join(chosen.over())}); "

@@ -53,10 +53,15 @@ PARTS = {
 DEFAULT_PART = "xc7z020clg400-1"
 
 
+def find_part(name: str) -> Part | None:
+    """The part called ``name`` (case-insensitive), or None."""
+    return next((part for key, part in PARTS.items() if key.lower() == name.strip().lower()), None)
+
+
 def get_part(name: str) -> Part:
     """The part called ``name`` (case-insensitive), or a SkiplessError listing the known ones."""
-    for key, part in PARTS.items():
-        if key.lower() == name.strip().lower():
-            return part
+    part = find_part(name)
+    if part is not None:
+        return part
     known = ", ".join(f"{p.name} ({p.board})" for p in PARTS.values())
     raise SkiplessError(f"unknown FPGA part {name!r}: use one of {known}, or add it to skipless/synth/parts.py")

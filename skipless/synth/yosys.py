@@ -363,9 +363,7 @@ def yosys_synth(
 
 def prediction_error(design: dict, resources: dict) -> dict | None:
     """The resources design.json predicted (skipless.rtl.cost) beside Yosys' counts, error in % of Yosys."""
+    from skipless.rtl.cost import compare
+
     predicted = (design.get("fit") or {}).get("predicted")
-    if not predicted:
-        return None
-    return {r: {"predicted": v, "yosys": resources[r],
-                "error_pct": round(100 * (v - resources[r]) / resources[r], 1) if resources[r] else None}
-            for r, v in predicted.items()}
+    return compare(predicted, resources) if predicted else None
