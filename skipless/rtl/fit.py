@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from skipless.errors import SkiplessError
 from skipless.rtl import cost
 from skipless.rtl.graph import Network
+from skipless.rtl.ops.conv import Conv
 from skipless.rtl.schedule import Plan, RTLSettings, plan
 
 
@@ -62,16 +63,7 @@ def _evaluate(net: Network, settings: RTLSettings, cycles: int, part) -> Fit:
 
 def _targets(net: Network) -> list[int]:
     """Every per-layer cycle target at which some convolution's chosen parallelism changes."""
-    out = set()
-    for node in net.convs():
-        h, w, cin = node.params["in_shape"]
-        oh, ow, cout = node.shape
-        k = node.params["k"]
-        for pi in range(1, cin + 1):
-            for po in range(1, cout + 1):
-                if cin % pi == 0 and cout % po == 0:
-                    out.add(oh * ow * k * k * (cin // pi) * (cout // po))
-    return sorted(out)
+    return sorted({c for node in net.convs() for c in Conv.cycle_options(node).values()})
 
 
 def evaluate(net: Network, settings: RTLSettings) -> Fit:

@@ -89,17 +89,20 @@ class Conv(Op):
     # ---------------------------------------------------------------- planner
 
     @classmethod
+    def cycle_options(cls, node: Node) -> dict[tuple[int, int], int]:
+        """Every (PI, PO) the engine can run (PI | input channels, PO | output channels) -> cycles per image."""
+        cin, (oh, ow, cout), k = node.params["in_shape"][2], node.shape, node.params["k"]
+        return {(pi, po): oh * ow * (cout // po) * k * k * (cin // pi) for pi in _divisors(cin) for po in _divisors(cout)}
+
+    @classmethod
     def plan(cls, node: Node, in_width: int, settings) -> ConvPlan:
         p = node.params
         h, w, cin = p["in_shape"]
         oh, ow, cout = node.shape
         k = p["k"]
         pixels = oh * ow
-        options = [(pi, po) for pi in _divisors(cin) for po in _divisors(cout)]
-
-        def cycles(o):
-            return pixels * (cout // o[1]) * k * k * (cin // o[0])
-
+        cycles = cls.cycle_options(node)
+        options = list(cycles)
         wanted = settings.macs_per_cycle.get(node.name)
         if wanted is not None:
             exact = [o for o in options if o[0] * o[1] == int(wanted)]
@@ -108,10 +111,10 @@ class Conv(Op):
                 raise SkiplessError(f"layer {node.name}: {wanted} MACs/cycle is not PI x PO with PI | {cin} and PO | {cout}; use one of {valid}")
             pi, po = max(exact)
         else:
-            fits = [o for o in options if cycles(o) <= settings.cycles_per_layer]
+            fits = [o for o in options if cycles[o] <= settings.cycles_per_layer]
             pi, po = min(fits, key=lambda o: (o[0] * o[1], -o[0])) if fits else (cin, cout)
         buffer_pixels = 1 << clog2((k - 1) * w + k + w)
-        return ConvPlan(node.name, pi, po, (cout // po) * k * k * (cin // pi), cycles((pi, po)), pixels * k * k * cin * cout,
+        return ConvPlan(node.name, pi, po, (cout // po) * k * k * (cin // pi), cycles[(pi, po)], pixels * k * k * cin * cout,
                         buffer_pixels, buffer_pixels * cin * in_width)
 
     @classmethod
