@@ -237,7 +237,7 @@ class Build:
               record: bool = True) -> dict:
         """Synthesize (cached); the report is written beside the design and added to the results store."""
         if flow == "yosys":
-            from skipless.synth.parts import DEFAULT_PART
+            from skipless.parts import DEFAULT_PART
             from skipless.synth.yosys import yosys_synth
 
             report = yosys_synth(self.rtl().path, part or DEFAULT_PART, force=force, timeout=timeout, log=self.log)

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "skipless"
 # Lowest first. A module may import modules of its own layer or below, never above.
 LAYERS = [
     ("errors",),
-    ("fileio", "workspace", "tools", "provenance", "fixed"),
+    ("fileio", "workspace", "tools", "provenance", "fixed", "parts"),
     ("data", "quant"),
     ("resnet",),
     ("fold", "zoo"),

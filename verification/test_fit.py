@@ -61,7 +61,7 @@ def test_the_planner_picks_the_smallest_interval_that_fits():
 
 
 def chosen_part():
-    from skipless.synth.parts import get_part
+    from skipless.parts import get_part
 
     return get_part(RTLSettings().part)
 
@@ -127,13 +127,18 @@ def test_a_refit_reads_the_designs_features_and_recovers_an_exact_linear_law(tmp
             report = {"id": f"d{i}_{seed}", "flow": "yosys", "resources": law, "tool": {"version": "Yosys test"},
                       "provenance": {"git_commit": "test"}}
             pairs.append((report, design.info))
-    monkeypatch.setattr(cost, "CALIBRATION", tmp_path / "calibration.json")
-    cost.calibration.cache_clear()
-    try:
-        cost.write_calibration(pairs)
-        for design_id, by_resource in cost.calibration_error().items():
-            assert all(v["predicted"] == v["yosys"] for v in by_resource.values()), (design_id, by_resource)
-        with pytest.raises(SkiplessError, match="only Yosys reports"):
-            cost.write_calibration([({**pairs[0][0], "flow": "vendor"}, pairs[0][1])] + pairs[1:])
-    finally:
-        cost.calibration.cache_clear()
+    monkeypatch.setenv("SKIPLESS_HOME", str(tmp_path / "ws"))
+    shipped = cost.calibration_label()
+    assert shipped.startswith("shipped ")
+    path = cost.write_calibration(pairs)
+    assert path == tmp_path / "ws" / "benchmarks" / "results" / "cost_calibration.json"
+    for design_id, by_resource in cost.calibration_error().items():
+        assert all(v["predicted"] == v["yosys"] for v in by_resource.values()), (design_id, by_resource)
+    assert cost.calibration_label().startswith("workspace refit ") and cost.calibration_label() != shipped
+    with pytest.raises(SkiplessError, match="only Yosys reports"):
+        cost.write_calibration([({**pairs[0][0], "flow": "vendor"}, pairs[0][1])] + pairs[1:])
+    path.write_text("{not json")
+    with pytest.raises(SkiplessError, match=r"not a calibration file .*calibrate-cost`, or delete it"):
+        cost.calibration()
+    path.unlink()
+    assert cost.calibration_label() == shipped

@@ -15,9 +15,9 @@ import pytest
 from skipless.cli import main
 from skipless.cli.synth import resolve_target
 from skipless.errors import SkiplessError
+from skipless.parts import PARTS
 from skipless.rtl.design import library_text, write_files
 from skipless.synth import get_part, load_design, read_report, yosys_synth
-from skipless.synth.parts import PARTS
 from skipless.synth.table import saving
 from skipless.synth.yosys import LOG_FILE
 

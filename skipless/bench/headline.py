@@ -72,7 +72,7 @@ def _method(record: dict) -> str | None:
 
 def headline_rows(records: list[dict], part: str | None = None) -> list[HeadlineRow]:
     """One row per (depth, quant, skip) that has a trained design with an accuracy or a synthesis record."""
-    from skipless.synth.parts import DEFAULT_PART, get_part
+    from skipless.parts import DEFAULT_PART, get_part
 
     part_name = part or DEFAULT_PART
     capacity = get_part(part_name).available()

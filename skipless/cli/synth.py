@@ -8,7 +8,6 @@ against ``skip``.
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -22,7 +21,7 @@ FLOWS = ("yosys", "vendor")
 
 def register(sub) -> None:
     """Register ``skipless synth`` on the CLI's subparsers."""
-    from skipless.synth.parts import DEFAULT_PART, PARTS
+    from skipless.parts import DEFAULT_PART, PARTS
 
     p = sub.add_parser(
         "synth", formatter_class=Formatter,
@@ -46,7 +45,7 @@ def register(sub) -> None:
     p.add_argument("--no-record", action="store_true", help="do not add the reports to the results store (benchmarks/results)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--calibrate-cost", action="store_true",
-                   help="refit the planner's resource model (skipless/rtl/cost_calibration.json) to these Yosys reports")
+                   help="refit the planner's resource model to these Yosys reports (written to the workspace's benchmarks/results/cost_calibration.json, read before the shipped one)")
     p.set_defaults(func=cmd_synth)
 
 
@@ -78,7 +77,7 @@ def resolve_target(target: str, flow: str, projects_dir: Path | str) -> Path:
 def synth_one(flow: str, folder: str, part: str | None, force: bool = False, timeout: float | None = None) -> dict:
     """One design through ``flow`` (a top-level function, so that worker processes can run it)."""
     if flow == "yosys":
-        from skipless.synth.parts import DEFAULT_PART
+        from skipless.parts import DEFAULT_PART
         from skipless.synth.yosys import yosys_synth
 
         return yosys_synth(folder, part or DEFAULT_PART, force=force, timeout=timeout)
@@ -126,7 +125,7 @@ def cmd_synth(args) -> int:
         if folder.resolve() not in {f.resolve() for f in folders}:
             folders.append(folder)
     if args.part is not None:
-        from skipless.synth.parts import get_part
+        from skipless.parts import get_part
 
         get_part(args.part)  # fail before any work
     jobs = args.jobs if args.jobs is not None else min(len(folders), os.cpu_count() or 1)
@@ -153,7 +152,8 @@ def cmd_synth(args) -> int:
         raise SkiplessError(f"{len(errors)} of {len(folders)} designs failed: " + "; ".join(errors))
     if args.calibrate_cost:
         from skipless.rtl.cost import write_calibration
+        from skipless.rtl.design import RTLDesign
 
-        path = write_calibration([(r, json.loads((folder / "design.json").read_text())) for r, folder in zip(reports, folders, strict=True)])
+        path = write_calibration([(r, RTLDesign.load(folder).info) for r, folder in zip(reports, folders, strict=True)])
         print(f"resource model refitted to {len(reports)} Yosys reports: {path}")
     return 0

@@ -5,7 +5,7 @@ What is counted, and how each count was checked against Yosys ``synth_xilinx`` o
 * **DSP48**: one per multiplier lane (PI x PO per convolution) whose product fits the DSP48E1's
   25 x 18 signed multiplier (the engine's product is ``(XW + 1) x WW`` bits); wider ones take
   ``ceil(a/25) x ceil(b/18)``. Yosys maps every lane to a DSP48E1: the six calibration designs
-  match exactly (:data:`CALIBRATION`).
+  match exactly (the shipped calibration).
 * **BRAM18**: every memory of the design (weight and bias ROMs, convolution window buffers, skip
   FIFOs) by its geometry. ROMs of at least ``BLOCK_ROM_BITS`` carry ``rom_style = "block"``; RAMs
   deeper than ``LUTRAM_MAX_DEPTH`` words go to block RAM (the RAM32M/RAM64M counts of the r8
@@ -17,18 +17,22 @@ What is counted, and how each count was checked against Yosys ``synth_xilinx`` o
 * **LUT and FF**: a linear model in what grows with the plan (adder-tree and accumulator bits of the
   multiplier lanes, bits of memories kept in LUTs, and a fixed part per layer).
 
-The fitted coefficients come from least squares over the Yosys reports of :data:`CALIBRATION`, computed
-when the module is used (never typed in); :func:`calibration_error` says how well they fit.
+The fitted coefficients come from least squares over the Yosys reports of a calibration file, computed
+when the module is used (never typed in); :func:`calibration_error` says how well they fit. The file is
+the workspace's ``benchmarks/results/cost_calibration.json`` when ``skipless synth --calibrate-cost`` wrote
+one there, else the one shipped with skipless (package data, ``skipless/rtl/cost_calibration.json``).
 
 Estimates for planning, not sign-off: the planner keeps a margin (``max_util``) for what they miss.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +45,7 @@ from skipless.rtl.schedule import Plan
 LUTRAM_MAX_DEPTH = 64  # RAMs up to this many words stay in distributed RAM (RAM64M)
 DSP_A, DSP_B = 25, 18  # DSP48E1 multiplier port widths (signed)
 BRAM18_ASPECTS = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
-CALIBRATION = Path(__file__).with_name("cost_calibration.json")
+CALIBRATION_FILE = "cost_calibration.json"
 RESOURCES = ("lut", "ff", "dsp", "bram18")
 
 
@@ -116,17 +120,53 @@ def _row(feats: dict, resource: str) -> list[float]:
     return [float(feats[t]) for t in TERMS[resource]] + [1.0]
 
 
-@cache
+def workspace_calibration() -> Path:
+    """Where ``--calibrate-cost`` writes a refitted model, and where it is read first."""
+    from skipless import workspace
+
+    return workspace.current().results / CALIBRATION_FILE
+
+
+def calibration_source() -> tuple[str, str]:
+    """(where the calibration in use comes from, its text): the workspace's refit, else the shipped one."""
+    own = workspace_calibration()
+    try:
+        return str(own), own.read_text()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise SkiplessError(f"the resource model's calibration {own} cannot be read ({e}): delete it to use the shipped one") from e
+    shipped = resources.files("skipless.rtl").joinpath(CALIBRATION_FILE)
+    try:
+        return f"skipless/rtl/{CALIBRATION_FILE} (shipped)", shipped.read_text()
+    except OSError as e:
+        raise SkiplessError(f"the shipped resource-model calibration cannot be read ({e}): reinstall skipless") from e
+
+
+def calibration_label() -> str:
+    """Which calibration a prediction used, for design.json: shipped or the workspace's refit, and a
+    hash of its content (never a path, so the same design hashes the same in every checkout)."""
+    source, text = calibration_source()
+    where = "shipped" if source.endswith("(shipped)") else "workspace refit"
+    return f"{where} sha256:{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
 def calibration() -> tuple[list[dict], dict[str, np.ndarray]]:
     """The calibration rows (design features beside Yosys' counts) and the least-squares coefficients."""
+    return _fit(*calibration_source())
+
+
+@cache
+def _fit(source: str, text: str) -> tuple[list[dict], dict[str, np.ndarray]]:
     try:
-        rows = json.loads(CALIBRATION.read_text())["designs"]
-    except (OSError, ValueError, KeyError) as e:
-        raise SkiplessError(f"the resource model's calibration {CALIBRATION} cannot be read ({e}): reinstall skipless") from e
+        rows = json.loads(text)["designs"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise SkiplessError(f"the resource model's calibration {source} is not a calibration file ({e}): "
+                            f"rewrite it with `skipless synth IDS --flow yosys --calibrate-cost`, or delete it") from None
     coef = {}
     for resource, terms in TERMS.items():
         if len(rows) <= len(terms):
-            raise SkiplessError(f"{CALIBRATION}: {len(rows)} designs cannot calibrate {len(terms) + 1} {resource} terms")
+            raise SkiplessError(f"{source}: {len(rows)} designs cannot calibrate {len(terms) + 1} {resource} terms")
         a = np.array([_row(r["features"], resource) for r in rows])
         coef[resource] = np.linalg.lstsq(a, np.array([r["yosys"][resource] for r in rows], dtype=float), rcond=None)[0]
     return rows, coef
@@ -153,8 +193,9 @@ def calibration_error() -> dict[str, dict]:
 
 
 def write_calibration(reports_and_designs: list[tuple[dict, dict]]) -> Path:
-    """Refit the model: :data:`CALIBRATION` gets, per Yosys report, the features its design.json recorded
-    beside the counts Yosys reported (``skipless synth IDS --flow yosys --calibrate-cost``)."""
+    """Refit the model: the workspace's calibration file (:func:`workspace_calibration`) gets, per Yosys
+    report, the features its design.json recorded beside the counts Yosys reported
+    (``skipless synth IDS --flow yosys --calibrate-cost``). Copy it over the shipped one to ship it."""
     from skipless.fileio import write_json
 
     rows = []
@@ -167,6 +208,6 @@ def write_calibration(reports_and_designs: list[tuple[dict, dict]]) -> Path:
                      "synthesized_at_commit": report["provenance"]["git_commit"]})
     if len(rows) <= max(len(t) for t in TERMS.values()):
         raise SkiplessError(f"{len(rows)} reports cannot calibrate the model: give at least {max(len(t) for t in TERMS.values()) + 1}")
-    write_json(CALIBRATION, {"source": "skipless synth --flow yosys --calibrate-cost", "designs": rows}, indent=1)
-    calibration.cache_clear()
-    return CALIBRATION
+    path = workspace_calibration()
+    write_json(path, {"source": "skipless synth --flow yosys --calibrate-cost", "designs": rows}, indent=1)
+    return path

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from skipless.errors import SkiplessError
 from skipless.fileio import changed_files, exclusive, sha256_files, write_atomic, write_json
+from skipless.parts import find_part
+from skipless.rtl import fit
 from skipless.rtl.emit import emit, ident, tdata_width
 from skipless.rtl.graph import Network
 from skipless.rtl.hls_import import from_hls4ml
@@ -185,9 +187,6 @@ def _clock_of(source) -> float:
 def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top: str = "myproject", log=print,
                  design_id: str | None = None) -> RTLDesign:
     """Plan, emit and write a Network's RTL; an unchanged design (same content hash) is not rewritten."""
-    from skipless.rtl import fit  # here, not at the top: skipless.synth (parts) imports this module
-    from skipless.synth.parts import find_part
-
     settings = settings or RTLSettings()
     top = ident(top)
     if settings.fit or settings.target_interval is not None:

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, replace
 
 from skipless.errors import SkiplessError
+from skipless.parts import PARTS, get_part
 from skipless.rtl import cost
 from skipless.rtl.graph import Network
 from skipless.rtl.ops.conv import Conv
@@ -50,7 +51,8 @@ class Fit:
         return {"part": self.part, "max_util": self.max_util, "cycles_per_layer": self.cycles_per_layer,
                 "interval_cycles": self.plan.interval_cycles, "predicted": self.predicted, "available": self.available,
                 "utilization": self.utilization, "fits": self.fits, "device_limit_interval": self.device_limit_interval,
-                "features": self.features, "model": "skipless.rtl.cost (DSP and BRAM18 by count, LUT and FF fitted to Yosys)"}
+                "features": self.features, "model": "skipless.rtl.cost (DSP and BRAM18 by count, LUT and FF fitted to Yosys)",
+                "calibration": cost.calibration_label()}
 
 
 def _evaluate(net: Network, settings: RTLSettings, cycles: int, part) -> Fit:
@@ -68,8 +70,6 @@ def _targets(net: Network) -> list[int]:
 
 def evaluate(net: Network, settings: RTLSettings) -> Fit:
     """The prediction for the plan ``settings`` asks for as it stands (no search), against ``settings.part``."""
-    from skipless.synth.parts import get_part  # not at the top: the skipless.synth package imports skipless.rtl
-
     return _evaluate(net, settings, settings.cycles_per_layer, get_part(settings.part))
 
 
@@ -77,8 +77,6 @@ def fit(net: Network, settings: RTLSettings) -> Fit:
     """The plan with the smallest interval that fits ``settings.part`` within ``settings.max_util``
     (or the plan at ``settings.target_interval``); raises when none fits, naming the smallest part
     that would, unless ``settings.allow_overfit``."""
-    from skipless.synth.parts import PARTS, get_part
-
     part = get_part(settings.part)
     if settings.target_interval is not None:
         result = _evaluate(net, settings, settings.target_interval, part)

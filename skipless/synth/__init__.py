@@ -3,10 +3,10 @@
 * :func:`yosys_synth`: the open flow, Yosys ``synth_xilinx`` on an RTL design folder (``skipless rtl``).
 * :func:`vendor_synth` / :func:`vendor_flow`: Vitis/Vivado HLS through hls4ml, where the tools exist;
   :func:`hls_report_to_schema` maps hls4ml's report into the schema.
-* :mod:`skipless.synth.report`: the schema, atomic writing, the cache; :mod:`skipless.synth.parts`: target parts.
+* :mod:`skipless.synth.report`: the schema, atomic writing, the cache; :mod:`skipless.parts`: target parts.
 """
 
-from skipless.synth.parts import DEFAULT_PART, PARTS, Part, get_part
+from skipless.parts import DEFAULT_PART, PARTS, Part, get_part
 from skipless.synth.report import read_report, validate, write_report
 from skipless.synth.vendor import (
     hls_report_to_schema,

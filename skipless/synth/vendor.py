@@ -124,8 +124,8 @@ def hls_report_to_schema(
     best/worst case (``cycles`` = worst case). Utilization is against the part table, or against the
     totals C synthesis reports for a part the table does not know.
     """
+    from skipless.parts import PARTS, get_part
     from skipless.provenance import provenance
-    from skipless.synth.parts import PARTS, get_part
     from skipless.synth.report import SCHEMA_VERSION, interval_block, latency_block, utilization
 
     if flow not in VENDOR_FLOWS.values():

@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 
 from skipless.errors import SkiplessError
+from skipless.parts import DEFAULT_PART, Part, get_part
 from skipless.provenance import provenance
 from skipless.rtl.design import RTLDesign
-from skipless.synth.parts import DEFAULT_PART, Part, get_part
 from skipless.synth.report import (
     SCHEMA_VERSION,
     cached_report,

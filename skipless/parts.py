@@ -64,4 +64,4 @@ def get_part(name: str) -> Part:
     if part is not None:
         return part
     known = ", ".join(f"{p.name} ({p.board})" for p in PARTS.values())
-    raise SkiplessError(f"unknown FPGA part {name!r}: use one of {known}, or add it to skipless/synth/parts.py")
+    raise SkiplessError(f"unknown FPGA part {name!r}: use one of {known}, or add it to skipless/parts.py")
