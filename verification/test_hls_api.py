@@ -178,9 +178,15 @@ def _conv_with(kernel_quantizer):
         (_conv_with(quantized_po2(4)), "its kernel_quantizer quantized_po2 does not compile"),
         (_conv_with(binary(alpha=1)), "its kernel_quantizer binary is not bit-exact"),
         (lambda x: _q(x), "model 'm' has no layer but QActivation"),
+        # io_stream pooling asserts stride == pool size and no padding (its C-simulation aborts: measured)
+        (lambda x: layers.Flatten(name="f")(layers.MaxPooling2D(2, padding="same", name="mp")(_q(x))),
+         r"'mp' \(MaxPooling2D\): padding='same'; hls4ml's io_stream pooling has no padding.*use padding='valid'"),
+        (lambda x: layers.Flatten(name="f")(layers.AveragePooling2D(3, strides=1, name="ap")(_q(x))),
+         r"'ap' \(AveragePooling2D\): pool size \(3, 3\) with strides \(1, 1\).*set strides=pool_size"),
     ],
     ids=["batchnorm", "float-conv", "unquantized-input", "unsupported-layer", "unquantized-add", "no-kernel-quantizer",
-         "reserved-output", "default-alpha", "alpha-auto", "po2", "binary", "only-a-qactivation"],
+         "reserved-output", "default-alpha", "alpha-auto", "po2", "binary", "only-a-qactivation", "stream-pool-padding",
+         "stream-pool-stride"],
 )
 def test_bad_models_get_errors_naming_the_layer_and_the_fix(build, message, tmp_path):
     with pytest.raises(SkiplessError, match=message):

@@ -231,13 +231,18 @@ def test_parallelism_meets_the_cycle_budget_or_is_refused():
 
 
 # ------------------------------------------------------------------ graph import, lint
-def test_unsupported_layer_is_named_with_what_is_supported(tmp_path):
+def test_unsupported_layer_is_named_with_what_is_supported(tmp_path, monkeypatch):
+    """A layer without an importer (here Pooling2D, taken out of the registry) is named with the supported list."""
+    from skipless.hls.project import HLSSettings, to_hls4ml
+    from skipless.rtl import ops
+
     from .test_hls_api import handwritten_qkeras_model
 
-    model = handwritten_qkeras_model()
-    project = hls.convert(model, tmp_path / "hw", log=lambda *a: None)
+    graph = to_hls4ml(handwritten_qkeras_model(), tmp_path / "hw", HLSSettings())
+    rtl.network_of(graph)  # supported as it stands
+    monkeypatch.delitem(ops.IMPORTERS, "Pooling2D")
     with pytest.raises(SkiplessError, match=r"layer pool \(Pooling2D\) is not supported by the open RTL generator; it supports"):
-        rtl.network_of(project.hls_model)
+        rtl.network_of(graph)
 
 
 @pytest.mark.cosim
@@ -273,3 +278,14 @@ def test_generated_resnet_rtl_is_lint_clean(dataset, hls_dir, tmp_path):
     planted = write_files(tmp_path / "planted", {"skipless_lib.v": rtl.design.library_text(), "myproject.v": bad_top}, design.info)
     with pytest.raises(SkiplessError, match="WIDTH"):
         rtl.lint(planted)
+
+
+def test_an_io_parallel_project_is_refused_naming_io_stream(tmp_path):
+    """io_parallel graphs pad inside the conv and fork without Clone layers; the streaming RTL refuses them."""
+    from skipless.hls.project import HLSSettings, to_hls4ml
+
+    from .peer_models import pointwise_chain
+
+    graph = to_hls4ml(pointwise_chain(), tmp_path / "par", HLSSettings(io_type="io_parallel"))
+    with pytest.raises(SkiplessError, match=r"reads hls4ml's io_stream graphs, not io_parallel: convert with io_type='io_stream'"):
+        rtl.network_of(graph)

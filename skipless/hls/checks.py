@@ -56,8 +56,22 @@ def _consumers(layer) -> list:
     return [node.outbound_layer for node in layer._outbound_nodes]
 
 
-def check_model(model) -> None:
-    """Raise :class:`SkiplessError` naming the first layer that bit-exact conversion cannot handle."""
+def _check_stream_pooling(layer) -> None:
+    """hls4ml 1.3's io_stream pooling asserts a stride equal to the pool size and no padding (measured: the
+    C-simulation aborts on ``Assertion `CONFIG_T::pool_height == CONFIG_T::stride_height ...' failed``)."""
+    pool, strides = tuple(layer.pool_size), tuple(layer.strides)
+    if pool != strides:
+        raise SkiplessError(f"layer {layer.name!r} ({type(layer).__name__}): pool size {pool} with strides {strides}; hls4ml's "
+                            "io_stream pooling needs strides equal to the pool size (its C-simulation aborts otherwise): "
+                            "set strides=pool_size, or convert with io_type='io_parallel' (C-simulation only)")
+    if layer.padding != "valid":
+        raise SkiplessError(f"layer {layer.name!r} ({type(layer).__name__}): padding={layer.padding!r}; hls4ml's io_stream pooling "
+                            "has no padding (its C-simulation aborts otherwise): use padding='valid'")
+
+
+def check_model(model, io_type: str = "io_stream") -> None:
+    """Raise :class:`SkiplessError` naming the first layer that bit-exact conversion cannot handle
+    (with ``io_type``: what hls4ml's streaming templates cannot compute)."""
     kinds = [type(layer).__name__ for layer in model.layers]
     if "InputLayer" not in kinds and model.layers and kinds[0] != "QActivation":
         # a Sequential model lists no InputLayer: its first layer reads the input
@@ -92,6 +106,8 @@ def check_model(model) -> None:
                 f"layer {layer.name!r} of type {kind} is not supported by skipless' bit-exact flow "
                 f"(supported: {', '.join(SUPPORTED)})"
             )
+        if kind in ("AveragePooling2D", "MaxPooling2D") and io_type == "io_stream":
+            _check_stream_pooling(layer)
         if kind in ("QConv2D", "QDense") and layer.kernel_quantizer is None:
             raise SkiplessError(f"layer {layer.name!r} ({kind}) has no kernel_quantizer; give it one, e.g. quantized_bits(8, 1)")
         problem = _weight_quantizer_problem(layer) if kind in ("QConv2D", "QDense") else None

@@ -152,7 +152,7 @@ def to_hls4ml(model, output_dir: Path, settings: HLSSettings, trace: bool = Fals
     """The hls4ml ModelGraph of ``model`` (bit-exact), written nowhere yet."""
     import hls4ml
 
-    check_model(model)
+    check_model(model, settings.io_type)
     return hls4ml.converters.convert_from_keras_model(
         model,
         output_dir=str(output_dir),
@@ -211,7 +211,7 @@ def convert(model, output_dir, source: dict | None = None, log=print, **settings
     settings = HLSSettings(**settings)
     path = Path(output_dir)
     digest = content_hash(model, settings)
-    check_model(model)  # before anything is written
+    check_model(model, settings.io_type)  # before anything is written
     created = not path.exists()
     try:
         with exclusive(path, "hls project", wait=True):

@@ -14,7 +14,11 @@ from skipless.rtl.ops import IMPORTERS, ImportContext, supported_layers
 
 
 def from_hls4ml(graph, name: str = "myproject") -> Network:
-    """Read a converted hls4ml ModelGraph (io_stream or io_parallel; bit_exact types) into a Network."""
+    """Read a converted hls4ml ModelGraph (io_stream, bit_exact types) into a Network."""
+    io_type = graph.config.get_config_value("IOType")
+    if io_type != "io_stream":
+        raise SkiplessError(f"the open RTL is a streaming design and reads hls4ml's io_stream graphs, not {io_type}: "
+                            f"convert with io_type='io_stream' (C-simulation of {io_type} works as it is)")
     nodes = []
     ctx = ImportContext()
     layers = list(graph.get_layers())
@@ -39,6 +43,13 @@ def from_hls4ml(graph, name: str = "myproject") -> Network:
         nodes.append(node)
         for out in node.outputs:
             ctx.shapes[out] = node.shape
+    for node in nodes:
+        for stream in node.inputs:
+            if stream in ctx.flattened:
+                raise SkiplessError(f"layer {node.name} reads a Flatten/Reshape output; the open RTL supports a Flatten only "
+                                    f"when a Dense reads it")
+    if graph.outputs[0] in ctx.flattened:
+        raise SkiplessError("the network ends in a Flatten/Reshape, which the open RTL supports only when a Dense reads it")
     in_vars, out_vars = graph.get_input_variables(), graph.get_output_variables()
     if len(in_vars) != 1 or len(out_vars) != 1:
         raise SkiplessError("the open RTL supports networks with one input and one output")

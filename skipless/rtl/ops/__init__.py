@@ -34,6 +34,7 @@ class ImportContext:
 
     shapes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     pads: dict[str, tuple[str, dict]] = field(default_factory=dict)  # padded stream -> (source stream, pads)
+    flattened: dict[str, str] = field(default_factory=dict)  # flattened vector stream -> the image stream it came from
     # layers whose fused activation hls4ml has split into an activation layer of its own (that layer reads
     # the stream and is imported as such; the ``activation`` attribute left on the layer is stale)
     split_activations: set[str] = field(default_factory=set)

@@ -1,5 +1,8 @@
 """Convolutions: KxK Conv2D (any stride, zero padding), 1x1 PointwiseConv2D, and Dense (a 1x1 conv on
-a 1x1 image); ZeroPadding2D folds into the convolution that reads it."""
+a 1x1 image); ZeroPadding2D folds into the convolution that reads it, and a Flatten into the Dense that
+reads it: Dense over a flattened H x W x C image is an H x W convolution without padding whose one
+output pixel is the Dense's vector (Keras flattens in (h, w, c) order, the kernel's order), so the
+image streams into it pixel by pixel and is never gathered into one wide beat."""
 
 from __future__ import annotations
 
@@ -25,6 +28,23 @@ class ZeroPadding(Importer):
     @classmethod
     def from_hls4ml(cls, layer, ctx: ImportContext) -> None:
         ctx.pads[layer.outputs[0]] = (layer.inputs[0], {s: int(layer.attributes[f"pad_{s}"]) for s in SIDES})
+        return None
+
+
+@register
+class Flatten(Importer):
+    """hls4ml's Reshape to a vector (Keras Flatten): recorded, and folded into the Dense that reads it."""
+
+    hls_classes = ("Reshape",)
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> None:
+        target = [int(d) for d in layer.get_attr("target_shape", None) or layer.get_output_variable().shape]
+        src = layer.inputs[0]
+        if len(target) != 1:
+            raise SkiplessError(f"layer {layer.name}: Reshape to {tuple(target)} is not supported by the open RTL (only a Flatten "
+                                f"read by a Dense)")
+        ctx.flattened[layer.outputs[0]] = src
         return None
 
 
@@ -55,7 +75,8 @@ class Conv(Op):
 
     @classmethod
     def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
-        src, pad = ctx.source(layer.inputs[0])
+        image = ctx.flattened.get(layer.inputs[0]) if layer.class_name == "Dense" else None
+        src, pad = ctx.source(image or layer.inputs[0])
         in_shape = ctx.shapes[src]
         a = layer.attributes
         w, wt = weights(layer, "weight")
@@ -63,7 +84,13 @@ class Conv(Op):
         transposed = bool(layer.get_attr("_weights_transposed", False))  # hls4ml's Resource strategy pass
         if layer.class_name == "Dense":
             w = w.T if transposed else w  # (out, in) -> (in, out)
-            k, stride, w = 1, 1, w.reshape(1, 1, *w.shape)
+            if image is None:
+                k, stride, w = 1, 1, w.reshape(1, 1, *w.shape)
+            else:  # Flatten -> Dense: an H x W kernel over the image, one output pixel
+                if in_shape[0] != in_shape[1]:
+                    raise SkiplessError(f"layer {layer.name}: a Dense after Flatten of a non-square {in_shape[0]}x{in_shape[1]} image is "
+                                        f"not supported by the open RTL (its convolution engine has square kernels)")
+                k, stride, w = in_shape[0], 1, w.reshape(*in_shape, w.shape[-1])
         else:
             w = np.transpose(w, (1, 2, 3, 0)) if transposed else w  # (F, H, W, C) -> (H, W, C, F)
             k, stride = int(a["filt_height"]), int(a["stride_height"])

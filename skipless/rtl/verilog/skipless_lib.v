@@ -326,6 +326,35 @@ module skl_fifo #(
 endmodule
 
 // ---------------------------------------------------------------------------------------------
+// skl_divn: a signed value divided by the constant N, truncating toward zero (ap_fixed's operator/ by
+// an integer: the quotient keeps the dividend's binary point). Combinational. N must fit DW-1 bits.
+module skl_divn #(
+    parameter integer DW = 9,
+    parameter integer N = 4,
+    parameter integer LOG2N = 2,  // used when N is a power of two (POW2 = 1): the division is a shift
+    parameter integer POW2 = 1
+) (
+    input  wire signed [DW-1:0] din,
+    output wire signed [DW-1:0] q
+);
+    generate
+        if (POW2 != 0) begin : g_shift
+            // truncation toward zero: bias negative values by N-1 before the arithmetic shift
+            wire signed [DW-1:0] bias = din[DW-1] ? $signed({{(DW-LOG2N){1'b0}}, {LOG2N{1'b1}}}) : {DW{1'b0}};
+            assign q = (din + bias) >>> LOG2N;
+        end else begin : g_div
+            // the divisor at the dividend's width (a 32-bit N would widen the divide: WIDTHEXPAND)
+            /* verilator lint_off WIDTHTRUNC */
+            /* verilator lint_off WIDTHEXPAND */
+            localparam signed [DW-1:0] DIVISOR = N;
+            /* verilator lint_on WIDTHEXPAND */
+            /* verilator lint_on WIDTHTRUNC */
+            assign q = din / DIVISOR;
+        end
+    endgenerate
+endmodule
+
+// ---------------------------------------------------------------------------------------------
 // skl_gap: global average pooling over N beats. Sums in the accumulator type (ACC_W bits, wraps),
 // divides the mantissa by N truncating toward zero (as ap_fixed's operator/), casts to OUT.
 module skl_gap #(
@@ -378,20 +407,7 @@ module skl_gap #(
             wire [ACC_W-1:0] s = acc_next[i*ACC_W +: ACC_W];
             wire signed [ACC_W:0] s_ext = (ACC_S != 0) ? {s[ACC_W-1], s} : {1'b0, s};
             wire signed [ACC_W:0] q;
-            if (POW2 != 0) begin : g_shift
-                // truncation toward zero: bias negative values by N-1 before the arithmetic shift
-                wire signed [ACC_W:0] bias = s_ext[ACC_W] ? $signed({{(ACC_W+1-LOG2N){1'b0}}, {LOG2N{1'b1}}}) : {(ACC_W+1){1'b0}};
-                assign q = (s_ext + bias) >>> LOG2N;
-            end else begin : g_div
-                // the divisor at the dividend's width (a 32-bit N would widen the divide: WIDTHEXPAND);
-                // N fits: the accumulator holds the sum of N inputs, so ACC_W > log2(N)
-                /* verilator lint_off WIDTHTRUNC */
-                /* verilator lint_off WIDTHEXPAND */
-                localparam signed [ACC_W:0] DIVISOR = N;
-                /* verilator lint_on WIDTHEXPAND */
-                /* verilator lint_on WIDTHTRUNC */
-                assign q = s_ext / DIVISOR;
-            end
+            skl_divn #(.DW(ACC_W+1), .N(N), .LOG2N(LOG2N), .POW2(POW2)) u_div (.din(s_ext), .q(q));
             skl_cast #(
                 .IN_W(ACC_W+1), .IN_F(ACC_F), .IN_S(1), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
             ) u_cast (
@@ -415,6 +431,132 @@ module skl_gap #(
     end
     skl_oreg #(.DW(C*OUT_W)) u_out (
         .clk(clk), .rst_n(rst_n), .load(take && last), .din(avg), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
+endmodule
+
+// ---------------------------------------------------------------------------------------------
+// skl_pool: max or average pooling over PH x PW windows moved by a stride equal to the window (what
+// hls4ml's io_stream pooling computes), without padding; pixels right of or below the last whole
+// window are read and dropped. Every input value is first cast to the accumulator type (ACC_RND,
+// ACC_OVF). One running max or sum per output column and channel (OW x C accumulators) is updated
+// as the rows of a window stream in; the window's last pixel loads the output beat. Average: the sum
+// (wrapping in ACC_W bits) divided by PH*PW truncating toward zero (skl_divn), then cast to OUT.
+module skl_pool #(
+    parameter integer C = 1,
+    parameter integer H = 4,
+    parameter integer W = 4,
+    parameter integer PH = 2,
+    parameter integer PW = 2,
+    parameter integer OH = 2,
+    parameter integer OW = 2,
+    parameter integer MAX = 1,  // 1: max pooling, 0: average pooling
+    parameter integer LOG2N = 2,  // average: PH*PW is 2^LOG2N when POW2 = 1
+    parameter integer POW2 = 1,
+    parameter integer IN_W = 8,
+    parameter integer IN_F = 0,
+    parameter integer IN_S = 1,
+    parameter integer ACC_W = 8,
+    parameter integer ACC_F = 0,
+    parameter integer ACC_S = 1,
+    parameter integer ACC_RND = 0,
+    parameter integer ACC_OVF = 0,
+    parameter integer OUT_W = 8,
+    parameter integer OUT_F = 0,
+    parameter integer OUT_S = 1,
+    parameter integer RND = 0,
+    parameter integer OVF = 0,
+    parameter integer CB = 8  // bits of the row and column counters (hold H and W)
+) (
+    input  wire               clk,
+    input  wire               rst_n,
+    input  wire [C*IN_W-1:0]  in_data,
+    input  wire               in_valid,
+    output wire               in_ready,
+    output wire [C*OUT_W-1:0] out_data,
+    output wire               out_valid,
+    input  wire               out_ready
+);
+    localparam integer OCB = (OW > 1) ? $clog2(OW) : 1;
+    reg  [CB-1:0] x, y, wx, wy;  // pixel column and row; position in_window the window
+    reg  [CB-1:0] ox;            // output column of the window the pixel falls in
+    /* verilator lint_off WIDTHEXPAND */
+    wire in_window = (x < OW * PW) && (y < OH * PH);
+    wire first = (wx == 0) && (wy == 0);
+    wire last = in_window && (wx == PW - 1) && (wy == PH - 1);
+    wire end_of_row = (x == W - 1);
+    wire end_of_image = (y == H - 1);
+    wire wx_wrap = (wx == PW - 1);
+    wire wy_wrap = (wy == PH - 1);
+    /* verilator lint_on WIDTHEXPAND */
+    /* verilator lint_off UNUSEDSIGNAL */  // only the low bits index the OW accumulators
+    wire [CB-1:0] col = in_window ? ox : {CB{1'b0}};
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [OCB-1:0] col_a = col[OCB-1:0];
+    reg  [C*ACC_W-1:0] acc [0:OW-1];
+    wire [C*ACC_W-1:0] prev = acc[col_a];
+    wire [C*ACC_W-1:0] acc_next;
+    wire [C*OUT_W-1:0] result;
+    genvar i;
+    generate
+        for (i = 0; i < C; i = i + 1) begin : g_ch
+            wire [ACC_W-1:0] xa;
+            skl_cast #(
+                .IN_W(IN_W), .IN_F(IN_F), .IN_S(IN_S), .OUT_W(ACC_W), .OUT_F(ACC_F), .OUT_S(ACC_S), .RND(ACC_RND), .OVF(ACC_OVF)
+            ) u_in (
+                .din(in_data[i*IN_W +: IN_W]),
+                .dout(xa)
+            );
+            wire [ACC_W-1:0] a = prev[i*ACC_W +: ACC_W];
+            wire [ACC_W-1:0] next;
+            if (MAX != 0) begin : g_max
+                wire signed [ACC_W:0] a_ext = (ACC_S != 0) ? {a[ACC_W-1], a} : {1'b0, a};
+                wire signed [ACC_W:0] x_ext = (ACC_S != 0) ? {xa[ACC_W-1], xa} : {1'b0, xa};
+                assign next = (first || x_ext > a_ext) ? xa : a;
+                skl_cast #(
+                    .IN_W(ACC_W), .IN_F(ACC_F), .IN_S(ACC_S), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
+                ) u_out (
+                    .din(next),
+                    .dout(result[i*OUT_W +: OUT_W])
+                );
+            end else begin : g_avg
+                assign next = first ? xa : a + xa;
+                wire signed [ACC_W:0] s_ext = (ACC_S != 0) ? {next[ACC_W-1], next} : {1'b0, next};
+                wire signed [ACC_W:0] q;
+                skl_divn #(.DW(ACC_W+1), .N(PH*PW), .LOG2N(LOG2N), .POW2(POW2)) u_div (.din(s_ext), .q(q));
+                skl_cast #(
+                    .IN_W(ACC_W+1), .IN_F(ACC_F), .IN_S(1), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
+                ) u_out (
+                    .din(q),
+                    .dout(result[i*OUT_W +: OUT_W])
+                );
+            end
+            assign acc_next[i*ACC_W +: ACC_W] = next;
+        end
+    endgenerate
+    wire room;
+    assign in_ready = !last || room;
+    wire take = in_valid && in_ready;
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            x <= {CB{1'b0}}; y <= {CB{1'b0}}; wx <= {CB{1'b0}}; wy <= {CB{1'b0}}; ox <= {CB{1'b0}};
+        end else if (take) begin
+            if (end_of_row) begin
+                x <= {CB{1'b0}}; wx <= {CB{1'b0}}; ox <= {CB{1'b0}};
+                y <= end_of_image ? {CB{1'b0}} : y + 1'b1;
+                wy <= (end_of_image || wy_wrap) ? {CB{1'b0}} : wy + 1'b1;
+            end else begin
+                x <= x + 1'b1;
+                wx <= wx_wrap ? {CB{1'b0}} : wx + 1'b1;
+                ox <= wx_wrap ? ox + 1'b1 : ox;
+            end
+        end
+    end
+    always @(posedge clk) begin
+        if (take && in_window) acc[col_a] <= acc_next;
+    end
+    skl_oreg #(.DW(C*OUT_W)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(take && last), .din(result), .room(room),
         .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
     );
 endmodule
