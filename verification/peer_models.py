@@ -20,6 +20,7 @@ from qkeras import (
     QSeparableConv2D,
     quantized_bits,
     quantized_relu,
+    quantized_sigmoid,
     quantized_tanh,
     ternary,
 )
@@ -195,6 +196,14 @@ def quantized_tanh_act():
     return _finish(inp, QDense(2, **wq(6), name="head")(x), "quantized_tanh", 18)
 
 
+def quantized_sigmoid_act():
+    inp, x = _image_in((4, 4, 3))
+    x = QConv2D(3, 1, **wq(6), name="c1")(x)
+    x = QActivation(quantized_sigmoid(5), name="sigmoid")(x)
+    x = layers.Flatten(name="flat")(x)
+    return _finish(inp, QDense(2, **wq(6), name="head")(x), "quantized_sigmoid", 20)
+
+
 def overlapping_pool():
     inp, x = _image_in((8, 8, 2))
     x = layers.MaxPooling2D(3, strides=2, name="mpool")(x)
@@ -221,7 +230,8 @@ PEERS = {  # name -> (builder, input shape, None for bit-exact or the refusal's 
     "depthwise": (depthwise, (8, 8, 3), f"layer 'dw' of type QDepthwiseConv2D {UNSUPPORTED_BY_FLOW}"),
     "separable": (separable, (8, 8, 3), f"layer 'sep' of type QSeparableConv2D {UNSUPPORTED_BY_FLOW}"),
     "concatenate": (concatenate, (6, 6, 2), f"layer 'cat' of type Concatenate {UNSUPPORTED_BY_FLOW}"),
-    "quantized_tanh": (quantized_tanh_act, (4, 4, 2), r"layer tanh \(HardActivation\) is not supported by the open RTL generator"),
+    "quantized_tanh": (quantized_tanh_act, (4, 4, 2), None),
+    "quantized_sigmoid": (quantized_sigmoid_act, (4, 4, 3), None),
     "overlapping_pool": (overlapping_pool, (8, 8, 2), r"layer 'mpool' \(MaxPooling2D\): pool size \(3, 3\) with strides \(2, 2\); "
                          r"hls4ml's io_stream pooling needs strides equal to the pool size"),
 }

@@ -1,10 +1,11 @@
-"""Node kinds that work beat by beat: the input stream, casts (with ReLU), Add, and the fork."""
+"""Node kinds that work beat by beat: the input stream, casts (with ReLU), hard sigmoid/tanh, Add, and the fork."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from skipless.errors import SkiplessError
+from skipless.fixed import FixedType
 from skipless.rtl.graph import Node
 from skipless.rtl.ops import ImportContext, Op, align, out_shape, out_type, register
 
@@ -68,6 +69,55 @@ class Cast(Op):
         params = [f".C({node.shape[2]})", *type_params("IN", top.types[src]), *type_params("OUT", node.type), *cast_params(node.type),
                   f".RELU({int(node.params['relu'])})"]
         top.body += top.inst("skl_map", params, top.ident(node.name), top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", sid))
+
+
+@register
+class HardActivation(Op):
+    """hls4ml's hard_sigmoid, ``clip(slope * x + shift, 0, 1)``, and hard_tanh, ``2 * hard_sigmoid - 1``
+    (QKeras ``quantized_tanh``/``hard_sigmoid``): computed exactly on the finest binary point of x * slope
+    and shift (as C++ ``auto`` does), then cast to the output type. slope and shift are constants of
+    hls4ml's slope_t/shift_t types."""
+
+    kind = "hard"
+    hls_classes = ("HardActivation",)
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
+        act = layer.attributes.get("activation")
+        if act not in ("hard_sigmoid", "hard_tanh"):
+            raise SkiplessError(f"layer {layer.name}: activation {act!r} is not supported by the open RTL (hard_sigmoid, hard_tanh)")
+        constants = {}
+        for name in ("slope", "shift"):
+            t = FixedType.from_hls4ml(layer.get_attr(f"{name}_t").precision)
+            m = t.to_mantissa(float(layer.get_attr(name)))  # the C++ constant, assigned to its type
+            constants[name] = (int(m), t.frac)
+        src = layer.inputs[0]
+        return Node(layer.name, cls.kind, [src], list(layer.outputs), ctx.shapes[src], out_type(layer),
+                    {"tanh": act == "hard_tanh", "slope": constants["slope"], "shift": constants["shift"]})
+
+    @staticmethod
+    def binary_point(node: Node, in_frac: int) -> int:
+        return max(in_frac + node.params["slope"][1], node.params["shift"][1])
+
+    @classmethod
+    def run(cls, node, ins, in_fracs):
+        (slope, sf), (shift, tf) = node.params["slope"], node.params["shift"]
+        f = cls.binary_point(node, in_fracs[0])
+        v = ((ins[0] * slope) << (f - in_fracs[0] - sf)) + (shift << (f - tf))
+        v = np.clip(v, 0, 1 << f)
+        return node.type.cast(2 * v - (1 << f) if node.params["tanh"] else v, f)
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        src, out = node.inputs[0], node.outputs[0]
+        xt = top.types[src]
+        (slope, sf), (shift, tf) = node.params["slope"], node.params["shift"]
+        f = cls.binary_point(node, xt.frac)
+        sid = top.wire(out, top.width(out), node.name)
+        params = [f".C({node.shape[2]})", f".IN_W({xt.width})", f".IN_S({int(xt.signed)})", f".SLOPE({slope})", f".SLOPE_W({max(slope.bit_length(), 1) + 1})",
+                  f".PSH({f - xt.frac - sf})", f".SHIFT({shift << (f - tf)})", f".F({f})", f".TANH({int(node.params['tanh'])})",
+                  *type_params("OUT", node.type), *cast_params(node.type)]
+        top.body += top.inst("skl_hard", params, top.ident(node.name), top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", sid))
 
 
 @register

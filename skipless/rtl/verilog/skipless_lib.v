@@ -164,6 +164,70 @@ module skl_map #(
 endmodule
 
 // ---------------------------------------------------------------------------------------------
+// skl_hard: hls4ml's hard_sigmoid, clip(SLOPE * x + SHIFT, 0, 1), and hard_tanh, 2 * that - 1, on
+// binary point F (the finest of x * slope and shift: exact), then cast to OUT. SLOPE is the slope's
+// mantissa (x * SLOPE is shifted left by PSH onto F, which places x's own binary point), SHIFT the
+// shift's mantissa already on F.
+module skl_hard #(
+    parameter integer C = 1,
+    parameter integer IN_W = 8,
+    parameter integer IN_S = 1,
+    parameter integer SLOPE = 1,
+    parameter integer SLOPE_W = 2,  // signed bits that hold SLOPE
+    parameter integer PSH = 0,
+    parameter integer SHIFT = 0,
+    parameter integer F = 0,
+    parameter integer TANH = 0,
+    parameter integer OUT_W = 8,
+    parameter integer OUT_F = 0,
+    parameter integer OUT_S = 1,
+    parameter integer RND = 0,
+    parameter integer OVF = 0
+) (
+    input  wire               clk,
+    input  wire               rst_n,
+    input  wire [C*IN_W-1:0]  in_data,
+    input  wire               in_valid,
+    output wire               in_ready,
+    output wire [C*OUT_W-1:0] out_data,
+    output wire               out_valid,
+    input  wire               out_ready
+);
+    // x * SLOPE << PSH, SHIFT and 2^(F+1) all fit VW signed bits
+    localparam integer VW = ((IN_W + SLOPE_W + PSH > F + 2) ? IN_W + SLOPE_W + PSH : F + 2) + 2;
+    /* verilator lint_off WIDTHTRUNC */
+    /* verilator lint_off WIDTHEXPAND */
+    localparam signed [VW-1:0] ONE = 1 <<< F;
+    localparam signed [VW-1:0] K = SLOPE;
+    localparam signed [VW-1:0] B = SHIFT;
+    /* verilator lint_on WIDTHEXPAND */
+    /* verilator lint_on WIDTHTRUNC */
+    wire [C*OUT_W-1:0] act;
+    genvar i;
+    generate
+        for (i = 0; i < C; i = i + 1) begin : g_ch
+            wire [IN_W-1:0] x = in_data[i*IN_W +: IN_W];
+            wire signed [VW-1:0] x_ext = (IN_S != 0) ? {{(VW-IN_W){x[IN_W-1]}}, x} : {{(VW-IN_W){1'b0}}, x};
+            wire signed [VW-1:0] v = ((x_ext * K) <<< PSH) + B;
+            wire signed [VW-1:0] c = (v > ONE) ? ONE : (v < 0) ? {VW{1'b0}} : v;
+            wire signed [VW-1:0] r = (TANH != 0) ? (c <<< 1) - ONE : c;
+            skl_cast #(
+                .IN_W(VW), .IN_F(F), .IN_S(1), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
+            ) u_cast (
+                .din(r),
+                .dout(act[i*OUT_W +: OUT_W])
+            );
+        end
+    endgenerate
+    wire room;
+    assign in_ready = room;
+    skl_oreg #(.DW(C*OUT_W)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(in_valid && room), .din(act), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
+endmodule
+
+// ---------------------------------------------------------------------------------------------
 // skl_add: element-wise sum of two streams (exact, on the finer binary point), cast to OUT.
 module skl_add #(
     parameter integer C = 1,
