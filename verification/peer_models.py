@@ -229,7 +229,7 @@ PEERS = {  # name -> (builder, input shape, None for bit-exact or the refusal's 
     "conv1d": (conv1d, (16, 3), f"layer 'c1' of type QConv1D {UNSUPPORTED_BY_FLOW}"),
     "depthwise": (depthwise, (8, 8, 3), f"layer 'dw' of type QDepthwiseConv2D {UNSUPPORTED_BY_FLOW}"),
     "separable": (separable, (8, 8, 3), f"layer 'sep' of type QSeparableConv2D {UNSUPPORTED_BY_FLOW}"),
-    "concatenate": (concatenate, (6, 6, 2), f"layer 'cat' of type Concatenate {UNSUPPORTED_BY_FLOW}"),
+    "concatenate": (concatenate, (6, 6, 2), None),
     "quantized_tanh": (quantized_tanh_act, (4, 4, 2), None),
     "quantized_sigmoid": (quantized_sigmoid_act, (4, 4, 3), None),
     "overlapping_pool": (overlapping_pool, (8, 8, 2), r"layer 'mpool' \(MaxPooling2D\): pool size \(3, 3\) with strides \(2, 2\); "

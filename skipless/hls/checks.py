@@ -19,6 +19,7 @@ SUPPORTED = (
     "QConv2D",
     "QDense",
     "Add",
+    "Concatenate",
     "GlobalAveragePooling2D",
     "AveragePooling2D",
     "MaxPooling2D",

@@ -58,7 +58,7 @@ class RTLSettings:
 
 @dataclass
 class FifoPlan:
-    add: str  # the Add layer
+    add: str  # the layer joining the two branches (Add or Concatenate)
     stream: str  # the input stream it buffers
     depth: int
     derived_depth: int
@@ -156,9 +156,9 @@ def plan(net: Network, settings: RTLSettings | None = None) -> Plan:
             widths[s] = node.type.width
     plans = {n.name: op_of(n).plan(n, widths[n.inputs[0]], settings) for n in net.nodes[1:]}
     convs = {name: p for name, p in plans.items() if p is not None}
-    adds = [n for n in net.nodes if n.op == "add"]
-    unknown = set(settings.fifo_depths) - {n.name for n in adds}
+    joins = [n for n in net.nodes if len(n.inputs) == 2]  # Add, Concatenate: one skip FIFO each
+    unknown = set(settings.fifo_depths) - {n.name for n in joins}
     if unknown:
-        raise SkiplessError(f"fifo_depths names no Add layer: {sorted(unknown)}; Add layers are {[n.name for n in adds]}")
-    fifos = {n.name: plan_fifo(net, n, settings) for n in adds}
+        raise SkiplessError(f"fifo_depths names no Add layer: {sorted(unknown)}; Add layers are {[n.name for n in joins]}")
+    fifos = {n.name: plan_fifo(net, n, settings) for n in joins}
     return Plan(convs, fifos)

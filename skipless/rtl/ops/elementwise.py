@@ -1,4 +1,5 @@
-"""Node kinds that work beat by beat: the input stream, casts (with ReLU), hard sigmoid/tanh, Add, and the fork."""
+"""Node kinds that work beat by beat: the input stream, casts (with ReLU), hard sigmoid/tanh, the joins of two
+streams (Add, Concatenate on channels), and the fork."""
 
 from __future__ import annotations
 
@@ -120,6 +121,23 @@ class HardActivation(Op):
         top.body += top.inst("skl_hard", params, top.ident(node.name), top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", sid))
 
 
+def buffered_inputs(node: Node, top) -> list[str]:
+    """The signal prefixes a join (Add, Concatenate) reads: its two input streams, the one whose branch
+    runs ahead passed through the skip FIFO the planner sized for it."""
+    fifo = top.plan.fifos[node.name]
+    ins = []
+    for src in node.inputs:
+        sid = top.sid(src)
+        if src == fifo.stream:
+            fid = top.wire(f"{node.name}_skip_fifo", top.width(src), f"{node.name}_skip_fifo")
+            params = [f".DW({top.width(src)})", f".DEPTH({fifo.depth})", f".AW({top.clog2(fifo.depth)})"]
+            top.body += top.inst("skl_fifo", params, f"{top.ident(node.name)}_skip_fifo",
+                                 top.CLK + top.stream_ports("in", sid) + top.stream_ports("out", fid))
+            sid = fid
+        ins.append(sid)
+    return ins
+
+
 @register
 class Add(Op):
     """Element-wise sum of two streams (hls4ml Merge 'add'): exact on the finer binary point, then cast.
@@ -146,22 +164,50 @@ class Add(Op):
 
     @classmethod
     def emit(cls, node: Node, top) -> None:
-        fifo = top.plan.fifos[node.name]
-        ins = []
-        for src in node.inputs:
-            sid = top.sid(src)
-            if src == fifo.stream:
-                fid = top.wire(f"{node.name}_skip_fifo", top.width(src), f"{node.name}_skip_fifo")
-                params = [f".DW({top.width(src)})", f".DEPTH({fifo.depth})", f".AW({top.clog2(fifo.depth)})"]
-                top.body += top.inst("skl_fifo", params, f"{top.ident(node.name)}_skip_fifo",
-                                     top.CLK + top.stream_ports("in", sid) + top.stream_ports("out", fid))
-                sid = fid
-            ins.append(sid)
+        ins = buffered_inputs(node, top)
         out = node.outputs[0]
         sid = top.wire(out, top.width(out), node.name)
         a, b = (top.types[s] for s in node.inputs)
         params = [f".C({node.shape[2]})", *type_params("A", a), *type_params("B", b), *type_params("OUT", node.type), *cast_params(node.type)]
         top.body += top.inst("skl_add", params, top.ident(node.name),
+                             top.CLK + top.stream_ports("a", ins[0]) + top.stream_ports("b", ins[1]) + top.stream_ports("out", sid))
+
+
+@register
+class Concat(Op):
+    """Two streams joined on channels (hls4ml Concatenate, axis -1): each element assigned to the output
+    type, the first input's channels first. The branch that runs ahead is buffered as for Add."""
+
+    kind = "concat"
+    hls_classes = ("Concatenate",)
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
+        ins = list(layer.inputs)
+        shapes = [ctx.shapes[i] for i in ins]
+        axis = int(layer.attributes.get("axis", -1))
+        if len(ins) != 2 or axis not in (-1, 3) or shapes[0][:2] != shapes[1][:2]:
+            raise SkiplessError(f"layer {layer.name}: only a Concatenate of two images on the channel axis is supported by the "
+                                f"open RTL (got axis {axis}, shapes {shapes})")
+        return Node(layer.name, cls.kind, ins, list(layer.outputs), out_shape(layer), out_type(layer))
+
+    @classmethod
+    def needs(cls, node, ins):
+        return np.maximum(ins[0], ins[1])
+
+    @classmethod
+    def run(cls, node, ins, in_fracs):
+        return np.concatenate([node.type.cast(m, f) for m, f in zip(ins, in_fracs, strict=True)], axis=-1)
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        ins = buffered_inputs(node, top)
+        out = node.outputs[0]
+        sid = top.wire(out, top.width(out), node.name)
+        a, b = node.inputs
+        params = [f".CA({top.channels[a]})", f".CB({top.channels[b]})", *type_params("A", top.types[a]), *type_params("B", top.types[b]),
+                  *type_params("OUT", node.type), *cast_params(node.type)]
+        top.body += top.inst("skl_concat", params, top.ident(node.name),
                              top.CLK + top.stream_ports("a", ins[0]) + top.stream_ports("b", ins[1]) + top.stream_ports("out", sid))
 
 

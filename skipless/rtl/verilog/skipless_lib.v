@@ -286,6 +286,65 @@ module skl_add #(
 endmodule
 
 // ---------------------------------------------------------------------------------------------
+// skl_concat: two streams joined on channels (hls4ml Concatenate, axis -1): each element of A (channels
+// 0..CA-1) and of B (CA..CA+CB-1) assigned to OUT.
+module skl_concat #(
+    parameter integer CA = 1,
+    parameter integer CB = 1,
+    parameter integer A_W = 8,
+    parameter integer A_F = 0,
+    parameter integer A_S = 1,
+    parameter integer B_W = 8,
+    parameter integer B_F = 0,
+    parameter integer B_S = 1,
+    parameter integer OUT_W = 8,
+    parameter integer OUT_F = 0,
+    parameter integer OUT_S = 1,
+    parameter integer RND = 0,
+    parameter integer OVF = 0
+) (
+    input  wire                    clk,
+    input  wire                    rst_n,
+    input  wire [CA*A_W-1:0]       a_data,
+    input  wire                    a_valid,
+    output wire                    a_ready,
+    input  wire [CB*B_W-1:0]       b_data,
+    input  wire                    b_valid,
+    output wire                    b_ready,
+    output wire [(CA+CB)*OUT_W-1:0] out_data,
+    output wire                    out_valid,
+    input  wire                    out_ready
+);
+    wire [(CA+CB)*OUT_W-1:0] joined;
+    genvar i;
+    generate
+        for (i = 0; i < CA; i = i + 1) begin : g_a
+            skl_cast #(
+                .IN_W(A_W), .IN_F(A_F), .IN_S(A_S), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
+            ) u_cast (
+                .din(a_data[i*A_W +: A_W]),
+                .dout(joined[i*OUT_W +: OUT_W])
+            );
+        end
+        for (i = 0; i < CB; i = i + 1) begin : g_b
+            skl_cast #(
+                .IN_W(B_W), .IN_F(B_F), .IN_S(B_S), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
+            ) u_cast (
+                .din(b_data[i*B_W +: B_W]),
+                .dout(joined[(CA+i)*OUT_W +: OUT_W])
+            );
+        end
+    endgenerate
+    wire room;
+    assign a_ready = room && b_valid;
+    assign b_ready = room && a_valid;
+    skl_oreg #(.DW((CA+CB)*OUT_W)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(room && a_valid && b_valid), .din(joined), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
+endmodule
+
+// ---------------------------------------------------------------------------------------------
 // skl_fork: one stream to two consumers. Each side takes the beat on its own handshake; the input
 // beat is released once both have it. A side's valid depends on the input's valid and on whether
 // that side already took the beat, never on a ready (the AXI-Stream rule).
