@@ -97,7 +97,7 @@ class Outcome:
 
 
 def _first_conv(net):
-    return next(n for n in net.nodes if n.op == "conv" and n.params["k"] > 1)
+    return next(n for n in net.nodes if n.op == "conv" and n.params["kernel"][0] > 1)
 
 
 def _network_fault(name: str, net, design: RTLDesign):

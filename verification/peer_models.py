@@ -161,11 +161,24 @@ def handwritten_residual():
 
 
 def conv1d():
+    """Conv1D with 'same' padding (hls4ml's ZeroPadding1D), a strided one, and a Flatten -> Dense head."""
     inp = tf.keras.Input((16, 3), name="series")
     x = QActivation(q(8, 2), name="q_in")(inp)
-    x = QConv1D(4, 3, **wq(6), name="c1")(x)
+    x = QConv1D(4, 3, padding="same", **wq(6), name="c1")(x)
+    x = QActivation(quantized_relu(6, 3), name="r1")(x)
+    x = QConv1D(5, 4, strides=2, **wq(6), name="c2")(x)
+    x = QActivation(q(8, 3), name="q2")(x)
     x = layers.Flatten(name="flat")(x)
     return _finish(inp, QDense(2, **wq(6), name="head")(x), "conv1d", 14)
+
+
+def nonsquare_image():
+    """A 6 x 10 image, a 3x5 kernel with strides (1, 2), and a Flatten of the non-square result."""
+    inp, x = _image_in((6, 10, 2))
+    x = QConv2D(3, (3, 5), strides=(1, 2), padding="same", **wq(6), name="c1")(x)
+    x = QActivation(quantized_relu(6, 3), name="r1")(x)
+    x = layers.Flatten(name="flat")(x)
+    return _finish(inp, QDense(3, **wq(6), name="head")(x), "nonsquare_image", 21)
 
 
 def depthwise():
@@ -226,7 +239,8 @@ PEERS = {  # name -> (builder, input shape, None for bit-exact or the refusal's 
     "saturating_input": (saturating_input, (6, 6, 2), None),
     "pointwise_chain": (pointwise_chain, (5, 5, 3), None),
     "handwritten_residual": (handwritten_residual, (12, 12, 3), None),
-    "conv1d": (conv1d, (16, 3), f"layer 'c1' of type QConv1D {UNSUPPORTED_BY_FLOW}"),
+    "conv1d": (conv1d, (16, 3), None),
+    "nonsquare_image": (nonsquare_image, (6, 10, 2), None),
     "depthwise": (depthwise, (8, 8, 3), f"layer 'dw' of type QDepthwiseConv2D {UNSUPPORTED_BY_FLOW}"),
     "separable": (separable, (8, 8, 3), f"layer 'sep' of type QSeparableConv2D {UNSUPPORTED_BY_FLOW}"),
     "concatenate": (concatenate, (6, 6, 2), None),

@@ -20,7 +20,7 @@ def conv_node(name, src, in_shape, cout, k, stride, pads, rng, x_type, acc=ACC, 
     oh = (h + top + bottom - k) // stride + 1
     ow = (w + left + right - k) // stride + 1
     params = dict(
-        k=k, stride=stride, in_shape=in_shape, pad_top=top, pad_left=left, pad_bottom=bottom, pad_right=right,
+        kernel=(k, k), strides=(stride, stride), in_shape=in_shape, pad_top=top, pad_left=left, pad_bottom=bottom, pad_right=right,
         weight=rng.integers(-32, 32, (k, k, cin, cout)), weight_type=WEIGHT,
         bias=rng.integers(-500, 500, cout), bias_type=BIAS, acc_type=acc,
     )

@@ -17,6 +17,7 @@ SUPPORTED = (
     "InputLayer",
     "QActivation",
     "QConv2D",
+    "QConv1D",
     "QDense",
     "Add",
     "Concatenate",
@@ -97,7 +98,7 @@ def check_model(model, io_type: str = "io_stream") -> None:
                 "(a skipless ResNet does this with skipless.fold.fold_batchnorm(model, arch), a trained artifact "
                 "with zoo.load_hardware_model)"
             )
-        if kind in ("Conv2D", "Dense", "DepthwiseConv2D"):
+        if kind in ("Conv1D", "Conv2D", "Dense", "DepthwiseConv2D"):
             raise SkiplessError(
                 f"layer {layer.name!r} is a float {kind}: bit-exact conversion needs the QKeras Q{kind} "
                 "with kernel_quantizer and bias_quantizer"
@@ -109,9 +110,9 @@ def check_model(model, io_type: str = "io_stream") -> None:
             )
         if kind in ("AveragePooling2D", "MaxPooling2D") and io_type == "io_stream":
             _check_stream_pooling(layer)
-        if kind in ("QConv2D", "QDense") and layer.kernel_quantizer is None:
+        if kind in ("QConv1D", "QConv2D", "QDense") and layer.kernel_quantizer is None:
             raise SkiplessError(f"layer {layer.name!r} ({kind}) has no kernel_quantizer; give it one, e.g. quantized_bits(8, 1)")
-        problem = _weight_quantizer_problem(layer) if kind in ("QConv2D", "QDense") else None
+        problem = _weight_quantizer_problem(layer) if kind in ("QConv1D", "QConv2D", "QDense") else None
         if problem:
             raise SkiplessError(
                 f"layer {layer.name!r} ({kind}): {problem}; use quantized_bits(bits, integer, alpha=1) (or ternary)"

@@ -113,9 +113,11 @@ def hw_shape(shape) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in shape)
     if len(shape) == 3:
         return shape
+    if len(shape) == 2:  # a sequence (L, C): one row of L pixels
+        return (1, *shape)
     if len(shape) == 1:
         return (1, 1, shape[0])
-    raise SkiplessError(f"tensor shape {shape} is neither an image (H, W, C) nor a vector")
+    raise SkiplessError(f"tensor shape {shape} is neither an image (H, W, C), a sequence (L, C) nor a vector")
 
 
 def out_type(layer) -> FixedType:

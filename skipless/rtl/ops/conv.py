@@ -1,5 +1,6 @@
-"""Convolutions: KxK Conv2D (any stride, zero padding), 1x1 PointwiseConv2D, and Dense (a 1x1 conv on
-a 1x1 image); ZeroPadding2D folds into the convolution that reads it, and a Flatten into the Dense that
+"""Convolutions: KH x KW Conv2D (any strides, zero padding), Conv1D (a 1 x K conv on a 1 x L image),
+1x1 PointwiseConv2D/1D, and Dense (a 1x1 conv on a 1x1 image); ZeroPadding2D/1D fold into the
+convolution that reads them, and a Flatten into the Dense that
 reads it: Dense over a flattened H x W x C image is an H x W convolution without padding whose one
 output pixel is the Dense's vector (Keras flattens in (h, w, c) order, the kernel's order), so the
 image streams into it pixel by pixel and is never gathered into one wide beat."""
@@ -23,11 +24,11 @@ SIDES = ("top", "bottom", "left", "right")
 class ZeroPadding(Importer):
     """hls4ml's explicit padding layer: recorded, and folded into the convolution that reads it."""
 
-    hls_classes = ("ZeroPadding2D",)
+    hls_classes = ("ZeroPadding2D", "ZeroPadding1D")
 
     @classmethod
     def from_hls4ml(cls, layer, ctx: ImportContext) -> None:
-        ctx.pads[layer.outputs[0]] = (layer.inputs[0], {s: int(layer.attributes[f"pad_{s}"]) for s in SIDES})
+        ctx.pads[layer.outputs[0]] = (layer.inputs[0], {s: int(layer.attributes.get(f"pad_{s}", 0)) for s in SIDES})
         return None
 
 
@@ -71,7 +72,7 @@ def _divisors(n: int) -> list[int]:
 @register
 class Conv(Op):
     kind = "conv"
-    hls_classes = ("Conv2D", "PointwiseConv2D", "Dense")
+    hls_classes = ("Conv2D", "PointwiseConv2D", "Conv1D", "PointwiseConv1D", "Dense")
 
     @classmethod
     def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
@@ -85,28 +86,29 @@ class Conv(Op):
         if layer.class_name == "Dense":
             w = w.T if transposed else w  # (out, in) -> (in, out)
             if image is None:
-                k, stride, w = 1, 1, w.reshape(1, 1, *w.shape)
+                kernel, strides, w = (1, 1), (1, 1), w.reshape(1, 1, *w.shape)
             else:  # Flatten -> Dense: an H x W kernel over the image, one output pixel
-                if in_shape[0] != in_shape[1]:
-                    raise SkiplessError(f"layer {layer.name}: a Dense after Flatten of a non-square {in_shape[0]}x{in_shape[1]} image is "
-                                        f"not supported by the open RTL (its convolution engine has square kernels)")
-                k, stride, w = in_shape[0], 1, w.reshape(*in_shape, w.shape[-1])
+                kernel, strides, w = tuple(in_shape[:2]), (1, 1), w.reshape(*in_shape, w.shape[-1])
         else:
-            w = np.transpose(w, (1, 2, 3, 0)) if transposed else w  # (F, H, W, C) -> (H, W, C, F)
-            k, stride = int(a["filt_height"]), int(a["stride_height"])
-            if int(a["filt_width"]) != k or int(a["stride_width"]) != stride:
-                raise SkiplessError(f"layer {layer.name}: only square kernels and equal strides are supported")
-            if any(int(a[f"pad_{s}"]) for s in SIDES):
-                raise SkiplessError(f"layer {layer.name}: expected hls4ml to pad in a ZeroPadding2D layer")
-            if w.shape[:3] != (k, k, in_shape[2]):
-                raise SkiplessError(f"layer {layer.name}: weights of shape {w.shape} do not match a {k}x{k}x{in_shape[2]} kernel")
+            one_d = layer.class_name.endswith("1D")
+            if one_d:  # (K, C, F), or (F, K, C) after hls4ml's Resource transpose -> (1, K, C, F)
+                w = (np.transpose(w, (1, 2, 0)) if transposed else w)[None]
+                kernel, strides = (1, int(a["filt_width"])), (1, int(a["stride_width"]))
+            else:
+                w = np.transpose(w, (1, 2, 3, 0)) if transposed else w  # (F, H, W, C) -> (H, W, C, F)
+                kernel = (int(a["filt_height"]), int(a["filt_width"]))
+                strides = (int(a["stride_height"]), int(a["stride_width"]))
+            if any(int(a.get(f"pad_{s}", 0)) for s in SIDES):
+                raise SkiplessError(f"layer {layer.name}: expected hls4ml to pad in a ZeroPadding layer")
+            if w.shape[:3] != (*kernel, in_shape[2]):
+                raise SkiplessError(f"layer {layer.name}: weights of shape {w.shape} do not match a {kernel[0]}x{kernel[1]}x{in_shape[2]} kernel")
         if a.get("activation", "linear") != "linear" and layer.name not in ctx.split_activations:
             raise SkiplessError(f"layer {layer.name}: fused activation {a['activation']!r} is not supported; use a separate activation layer")
         acc = FixedType.from_hls4ml(a["accum_t"].precision)
         if acc.overflow != "WRAP":
             raise SkiplessError(f"layer {layer.name}: accumulator type {acc} must wrap (saturating accumulation is order-dependent)")
         params = {
-            "k": k, "stride": stride, "in_shape": tuple(in_shape),
+            "kernel": kernel, "strides": strides, "in_shape": tuple(in_shape),
             "pad_top": pad.get("top", 0), "pad_left": pad.get("left", 0),
             "pad_bottom": pad.get("bottom", 0), "pad_right": pad.get("right", 0),
             "weight": w, "weight_type": wt, "bias": b.reshape(-1), "bias_type": bt, "acc_type": acc,
@@ -118,15 +120,15 @@ class Conv(Op):
     @classmethod
     def cycle_options(cls, node: Node) -> dict[tuple[int, int], int]:
         """Every (PI, PO) the engine can run (PI | input channels, PO | output channels) -> cycles per image."""
-        cin, (oh, ow, cout), k = node.params["in_shape"][2], node.shape, node.params["k"]
-        return {(pi, po): oh * ow * (cout // po) * k * k * (cin // pi) for pi in _divisors(cin) for po in _divisors(cout)}
+        cin, (oh, ow, cout), (kh, kw) = node.params["in_shape"][2], node.shape, node.params["kernel"]
+        return {(pi, po): oh * ow * (cout // po) * kh * kw * (cin // pi) for pi in _divisors(cin) for po in _divisors(cout)}
 
     @classmethod
     def plan(cls, node: Node, in_width: int, settings) -> ConvPlan:
         p = node.params
         h, w, cin = p["in_shape"]
         oh, ow, cout = node.shape
-        k = p["k"]
+        kh, kw = p["kernel"]
         pixels = oh * ow
         cycles = cls.cycle_options(node)
         options = list(cycles)
@@ -140,8 +142,8 @@ class Conv(Op):
         else:
             fits = [o for o in options if cycles[o] <= settings.cycles_per_layer]
             pi, po = min(fits, key=lambda o: (o[0] * o[1], -o[0])) if fits else (cin, cout)
-        buffer_pixels = 1 << clog2((k - 1) * w + k + w)
-        return ConvPlan(node.name, pi, po, (cout // po) * k * k * (cin // pi), cycles[(pi, po)], pixels * k * k * cin * cout,
+        buffer_pixels = 1 << clog2((kh - 1) * w + kw + w)
+        return ConvPlan(node.name, pi, po, (cout // po) * kh * kw * (cin // pi), cycles[(pi, po)], pixels * kh * kw * cin * cout,
                         buffer_pixels, buffer_pixels * cin * in_width)
 
     @classmethod
@@ -150,9 +152,9 @@ class Conv(Op):
         p = node.params
         h, w, _ = p["in_shape"]
         oh, ow, _ = node.shape
-        k, s = p["k"], p["stride"]
-        rows = np.minimum(np.arange(oh) * s - p["pad_top"] + k - 1, h - 1)
-        cols = np.minimum(np.arange(ow) * s - p["pad_left"] + k - 1, w - 1)
+        (kh, kw), (sh, sw) = p["kernel"], p["strides"]
+        rows = np.minimum(np.arange(oh) * sh - p["pad_top"] + kh - 1, h - 1)
+        cols = np.minimum(np.arange(ow) * sw - p["pad_left"] + kw - 1, w - 1)
         return (rows[:, None] * w + cols[None, :]).reshape(-1)
 
     @classmethod
@@ -170,17 +172,17 @@ class Conv(Op):
         """x: (N, H, W, Cin) mantissas -> (N, OH, OW, Cout) mantissas of the conv's output type."""
         x, x_frac = ins[0], in_fracs[0]
         p = node.params
-        k, s = p["k"], p["stride"]
+        (kh, kw), (sh, sw) = p["kernel"], p["strides"]
         acc_t, w_t, b_t = p["acc_type"], p["weight_type"], p["bias_type"]
         n, h, w, cin = x.shape
         oh, ow, cout = node.shape
-        padded = np.zeros((n, h + p["pad_top"] + p["pad_bottom"] + k, w + p["pad_left"] + p["pad_right"] + k, cin), np.int64)
+        padded = np.zeros((n, h + p["pad_top"] + p["pad_bottom"] + kh, w + p["pad_left"] + p["pad_right"] + kw, cin), np.int64)
         padded[:, p["pad_top"] : p["pad_top"] + h, p["pad_left"] : p["pad_left"] + w] = x
         prod_frac = x_frac + w_t.frac
         acc = np.broadcast_to(align(p["bias"], b_t.frac, acc_t.frac), (n, oh, ow, cout)).copy()
-        for ky in range(k):
-            for kx in range(k):
-                window = padded[:, ky : ky + s * oh : s, kx : kx + s * ow : s, :]  # (N, OH, OW, Cin)
+        for ky in range(kh):
+            for kx in range(kw):
+                window = padded[:, ky : ky + sh * oh : sh, kx : kx + sw * ow : sw, :]  # (N, OH, OW, Cin)
                 if acc_t.frac >= prod_frac:
                     acc += (window @ p["weight"][ky, kx]) << (acc_t.frac - prod_frac)
                 else:  # each product floored onto the accumulator's binary point
@@ -196,12 +198,12 @@ class Conv(Op):
         """(weight ROM module name, its text, bias ROM module name, its text) in the engine's step order."""
         p = node.params
         w, wt, acc = p["weight"], p["weight_type"], p["acc_type"]
-        k, (cin, cout) = p["k"], (p["in_shape"][2], node.shape[2])
+        (kh, kw), (cin, cout) = p["kernel"], (p["in_shape"][2], node.shape[2])
         pi, po = plan.pi, plan.po
         words = []
         for g in range(cout // po):
-            for ky in range(k):
-                for kx in range(k):
+            for ky in range(kh):
+                for kx in range(kw):
                     for c in range(cin // pi):
                         block = w[ky, kx, c * pi : (c + 1) * pi, g * po : (g + 1) * po]  # (pi, po)
                         words.append(pack_lanes(block.T.reshape(-1), wt.width))  # lane o*PI + i
@@ -230,8 +232,8 @@ class Conv(Op):
             f"    wire [{ga - 1}:0] {n}_b_addr;", f"    wire [{cp.po * acc.width - 1}:0] {n}_b_data;",
         ]
         params = [
-            f".H({p['in_shape'][0]})", f".W({p['in_shape'][1]})", f".CIN({cin})", f".COUT({cout})", f".K({p['k']})",
-            f".S({p['stride']})", f".PT({p['pad_top']})", f".PL({p['pad_left']})", f".OH({node.shape[0]})", f".OW({node.shape[1]})",
+            f".H({p['in_shape'][0]})", f".W({p['in_shape'][1]})", f".CIN({cin})", f".COUT({cout})", f".KH({p['kernel'][0]})", f".KW({p['kernel'][1]})",
+            f".SH({p['strides'][0]})", f".SW({p['strides'][1]})", f".PT({p['pad_top']})", f".PL({p['pad_left']})", f".OH({node.shape[0]})", f".OW({node.shape[1]})",
             f".XW({xt.width})", f".XS({int(xt.signed)})", f".WW({p['weight_type'].width})", f".AW({acc.width})",
             f".PSH({acc.frac - xt.frac - p['weight_type'].frac})", f".PI({cp.pi})", f".PO({cp.po})",
             f".BUF_AW({clog2(cp.buffer_pixels)})", f".SA_W({sa})", f".GA_W({ga})",

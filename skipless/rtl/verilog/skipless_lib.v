@@ -685,13 +685,14 @@ module skl_pool #(
 endmodule
 
 // ---------------------------------------------------------------------------------------------
-// skl_conv: streaming KxK convolution, stride S, zero padding (PT top, PL left; bottom/right
-// padding is implicit in the bounds), PI x PO multiply-accumulates per cycle.
+// skl_conv: streaming KH x KW convolution, strides SH x SW, zero padding (PT top, PL left; bottom/right
+// padding is implicit in the bounds), PI x PO multiply-accumulates per cycle. A 1-D convolution is one
+// with H = KH = 1; a Dense after a Flatten is one whose kernel covers the whole image.
 //
 // Input pixels are written into a circular window buffer of 2^BUF_AW pixels, addressed by their
 // running raster index. An output pixel is computed once its last input pixel has arrived; pixels
 // older than the first one that this or a later window reads are dead, which frees room for the
-// writer. The pixel takes G * K * K * NCH steps (G = COUT/PO output groups, NCH = CIN/PI input chunks); each
+// writer. The pixel takes G * KH * KW * NCH steps (G = COUT/PO output groups, NCH = CIN/PI input chunks); each
 // step reads one window pixel and one weight word (PO x PI weights, external ROM, address = step)
 // and adds PI products into each of PO accumulators. Accumulation is modulo 2^AW (the accumulator
 // type wraps), products are shifted onto the accumulator's binary point by PSH (negative: floor).
@@ -701,8 +702,10 @@ module skl_conv #(
     parameter integer W = 8,
     parameter integer CIN = 1,
     parameter integer COUT = 1,
-    parameter integer K = 3,
-    parameter integer S = 1,
+    parameter integer KH = 3,  // kernel rows
+    parameter integer KW = 3,  // kernel columns
+    parameter integer SH = 1,  // row stride
+    parameter integer SW = 1,  // column stride
     parameter integer PT = 1,
     parameter integer PL = 1,
     parameter integer OH = 8,
@@ -715,7 +718,7 @@ module skl_conv #(
     parameter integer PI = 1,
     parameter integer PO = 1,
     parameter integer BUF_AW = 5,
-    parameter integer SA_W = 8,  // step address bits: clog2(G*K*K*NCH), at least 1
+    parameter integer SA_W = 8,  // step address bits: clog2(G*KH*KW*NCH), at least 1
     parameter integer GA_W = 1   // group address bits: clog2(G), at least 1
 ) (
     input  wire                clk,
@@ -744,8 +747,8 @@ module skl_conv #(
     // ---- issue stage: output pixel (oy, ox), step counters --------------------------------
     reg [15:0] oy;
     reg [15:0] ox;
-    reg signed [15:0] row0;  // oy*S - PT
-    reg signed [15:0] col0;  // ox*S - PL
+    reg signed [15:0] row0;  // oy*SH - PT
+    reg signed [15:0] col0;  // ox*SW - PL
     reg [31:0] base;         // raster index of this image's first pixel
     reg [15:0] g;
     reg [15:0] ky;
@@ -755,13 +758,13 @@ module skl_conv #(
 
     /* verilator lint_off WIDTHEXPAND */
     /* verilator lint_off WIDTHTRUNC */
-    wire signed [15:0] row_last = (row0 + K - 1 > H - 1) ? H - 1 : row0 + K - 1;
-    wire signed [15:0] col_last = (col0 + K - 1 > W - 1) ? W - 1 : col0 + K - 1;
+    wire signed [15:0] row_last = (row0 + KH - 1 > H - 1) ? H - 1 : row0 + KH - 1;
+    wire signed [15:0] col_last = (col0 + KW - 1 > W - 1) ? W - 1 : col0 + KW - 1;
     wire signed [15:0] row_first = (row0 < 0) ? 16'sd0 : row0;
     wire signed [15:0] col_first = (col0 < 0) ? 16'sd0 : col0;
     // The next output row's windows start at column 0 of its first row: while that row is this
     // window's first row (top padding), its pixels left of the window are still needed.
-    wire signed [15:0] row_next = (row0 + S < 0) ? 16'sd0 : row0 + S;
+    wire signed [15:0] row_next = (row0 + SH < 0) ? 16'sd0 : row0 + SH;
     wire keep_row = (oy != OH - 1) && (row_next == row_first);
     wire [31:0] need = base + row_last * W + col_last;   // last input pixel of the window
     wire [31:0] oldest = base + row_first * W + (keep_row ? 16'sd0 : col_first);  // first pixel still needed
@@ -795,8 +798,8 @@ module skl_conv #(
     wire issue = en && win_ok;
     /* verilator lint_off WIDTHEXPAND */
     wire last_c = (c == NCH - 1);
-    wire last_kx = (kx == K - 1);
-    wire last_ky = (ky == K - 1);
+    wire last_kx = (kx == KW - 1);
+    wire last_ky = (ky == KH - 1);
     wire last_g = (g == G - 1);
     /* verilator lint_on WIDTHEXPAND */
     wire group_end = last_c && last_kx && last_ky;
@@ -874,11 +877,11 @@ module skl_conv #(
                             base <= base + H * W;
                         end else begin
                             oy <= oy + 1;
-                            row0 <= row0 + S;
+                            row0 <= row0 + SH;
                         end
                     end else begin
                         ox <= ox + 1;
-                        col0 <= col0 + S;
+                        col0 <= col0 + SW;
                     end
                 end else begin
                     step <= step + 1'b1;
