@@ -181,10 +181,16 @@ def nonsquare_image():
     return _finish(inp, QDense(3, **wq(6), name="head")(x), "nonsquare_image", 21)
 
 
-def depthwise():
-    inp, x = _image_in((8, 8, 3))
-    x = QDepthwiseConv2D(3, depthwise_quantizer=q(6, 0), bias_quantizer=q(8, 2), name="dw")(x)
-    return _finish(inp, x, "depthwise", 15)
+def depthwise(multiplier: int = 1):
+    """A depthwise conv with 'same' padding, then a Flatten -> Dense head."""
+    def build():
+        inp, x = _image_in((8, 8, 3))
+        x = QDepthwiseConv2D(3, padding="same", depth_multiplier=multiplier, depthwise_quantizer=q(6, 0), bias_quantizer=q(8, 2),
+                             name="dw")(x)
+        x = QActivation(quantized_relu(6, 3), name="r1")(x)
+        x = layers.Flatten(name="flat")(x)
+        return _finish(inp, QDense(3, **wq(6), name="head")(x), f"depthwise_m{multiplier}", 15)
+    return build
 
 
 def separable():
@@ -217,6 +223,13 @@ def quantized_sigmoid_act():
     return _finish(inp, QDense(2, **wq(6), name="head")(x), "quantized_sigmoid", 20)
 
 
+def upsampling():
+    inp, x = _image_in((4, 4, 2))
+    x = layers.UpSampling2D(name="up")(x)
+    x = layers.Flatten(name="flat")(x)
+    return _finish(inp, QDense(2, **wq(6), name="head")(x), "upsampling", 22)
+
+
 def overlapping_pool():
     inp, x = _image_in((8, 8, 2))
     x = layers.MaxPooling2D(3, strides=2, name="mpool")(x)
@@ -224,7 +237,6 @@ def overlapping_pool():
     return _finish(inp, QDense(2, **wq(6), name="head")(x), "overlapping_pool", 19)
 
 
-UNSUPPORTED_BY_FLOW = "is not supported by skipless' bit-exact flow"
 PEERS = {  # name -> (builder, input shape, None for bit-exact or the refusal's regular expression)
     "jet_mlp": (jet_mlp, (16,), None),
     "dense_w4_a4": (dense_bits(4, 4), (10,), None),
@@ -241,11 +253,13 @@ PEERS = {  # name -> (builder, input shape, None for bit-exact or the refusal's 
     "handwritten_residual": (handwritten_residual, (12, 12, 3), None),
     "conv1d": (conv1d, (16, 3), None),
     "nonsquare_image": (nonsquare_image, (6, 10, 2), None),
-    "depthwise": (depthwise, (8, 8, 3), f"layer 'dw' of type QDepthwiseConv2D {UNSUPPORTED_BY_FLOW}"),
-    "separable": (separable, (8, 8, 3), f"layer 'sep' of type QSeparableConv2D {UNSUPPORTED_BY_FLOW}"),
+    "depthwise": (depthwise(1), (8, 8, 3), None),
+    "depthwise_multiplier": (depthwise(2), (8, 8, 3), r"layer 'dw' \(QDepthwiseConv2D\): depth_multiplier=2; hls4ml 1.3 cannot convert it"),
+    "separable": (separable, (8, 8, 3), None),
     "concatenate": (concatenate, (6, 6, 2), None),
     "quantized_tanh": (quantized_tanh_act, (4, 4, 2), None),
     "quantized_sigmoid": (quantized_sigmoid_act, (4, 4, 3), None),
+    "upsampling": (upsampling, (4, 4, 2), "layer 'up' of type UpSampling2D is not supported by skipless' bit-exact flow"),
     "overlapping_pool": (overlapping_pool, (8, 8, 2), r"layer 'mpool' \(MaxPooling2D\): pool size \(3, 3\) with strides \(2, 2\); "
                          r"hls4ml's io_stream pooling needs strides equal to the pool size"),
 }

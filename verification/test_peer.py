@@ -15,8 +15,7 @@ from .peer_models import PEERS
 pytestmark = [pytest.mark.csim, pytest.mark.cosim]
 
 # the cheap ones run in CI's fast tier; the rest (a compile and an RTL build each) in the nightly
-FAST = {"jet_mlp", "conv_maxpool_flatten", "saturating_input",
-        "conv1d", "depthwise", "separable", "concatenate", "overlapping_pool"}
+FAST = {"jet_mlp", "conv_maxpool_flatten", "conv1d", "separable", "upsampling", "overlapping_pool"}
 
 
 def flow(model, shape, folder, simulator, seed=0):

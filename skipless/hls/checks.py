@@ -18,6 +18,8 @@ SUPPORTED = (
     "QActivation",
     "QConv2D",
     "QConv1D",
+    "QDepthwiseConv2D",
+    "QSeparableConv2D",
     "QDense",
     "Add",
     "Concatenate",
@@ -26,6 +28,10 @@ SUPPORTED = (
     "MaxPooling2D",
     "Flatten",
 )
+WEIGHT_QUANTIZERS = {  # the quantizers each weighted layer must have
+    "QConv1D": ("kernel_quantizer",), "QConv2D": ("kernel_quantizer",), "QDense": ("kernel_quantizer",),
+    "QDepthwiseConv2D": ("depthwise_quantizer",), "QSeparableConv2D": ("depthwise_quantizer", "pointwise_quantizer"),
+}
 RESERVED_NAMES = {"input": "image", "output": "logits"}  # hls4ml's reserved names -> a suggested new name
 NEEDS_QUANTIZED_OUTPUT = ("Add", "GlobalAveragePooling2D", "AveragePooling2D")
 # weight quantizers hls4ml 1.3's bit-exact flow gets wrong, measured on a QDense: quantized_po2 and
@@ -39,7 +45,7 @@ BAD_ALPHAS = {"auto_po2": "does not compile", "auto": "is not bit-exact"}
 
 def _weight_quantizer_problem(layer) -> str | None:
     """Why hls4ml's bit-exact flow cannot compile this layer's kernel or bias quantizer, or None."""
-    for what in ("kernel", "bias"):
+    for what in ("kernel", "depthwise", "pointwise", "bias"):
         q = getattr(layer, f"{what}_quantizer_internal", None)
         if q is None:
             continue
@@ -98,7 +104,7 @@ def check_model(model, io_type: str = "io_stream") -> None:
                 "(a skipless ResNet does this with skipless.fold.fold_batchnorm(model, arch), a trained artifact "
                 "with zoo.load_hardware_model)"
             )
-        if kind in ("Conv1D", "Conv2D", "Dense", "DepthwiseConv2D"):
+        if kind in ("Conv1D", "Conv2D", "Dense", "DepthwiseConv2D", "SeparableConv2D"):
             raise SkiplessError(
                 f"layer {layer.name!r} is a float {kind}: bit-exact conversion needs the QKeras Q{kind} "
                 "with kernel_quantizer and bias_quantizer"
@@ -108,11 +114,16 @@ def check_model(model, io_type: str = "io_stream") -> None:
                 f"layer {layer.name!r} of type {kind} is not supported by skipless' bit-exact flow "
                 f"(supported: {', '.join(SUPPORTED)})"
             )
+        if kind in ("QDepthwiseConv2D", "QSeparableConv2D") and int(getattr(layer, "depth_multiplier", 1)) != 1:
+            raise SkiplessError(f"layer {layer.name!r} ({kind}): depth_multiplier={layer.depth_multiplier}; hls4ml 1.3 cannot convert "
+                                "it (measured: 'operands could not be broadcast together'): use depth_multiplier=1 and a "
+                                "1x1 convolution after it for more channels")
         if kind in ("AveragePooling2D", "MaxPooling2D") and io_type == "io_stream":
             _check_stream_pooling(layer)
-        if kind in ("QConv1D", "QConv2D", "QDense") and layer.kernel_quantizer is None:
-            raise SkiplessError(f"layer {layer.name!r} ({kind}) has no kernel_quantizer; give it one, e.g. quantized_bits(8, 1)")
-        problem = _weight_quantizer_problem(layer) if kind in ("QConv1D", "QConv2D", "QDense") else None
+        for what in WEIGHT_QUANTIZERS.get(kind, ()):
+            if getattr(layer, what, None) is None:
+                raise SkiplessError(f"layer {layer.name!r} ({kind}) has no {what}; give it one, e.g. quantized_bits(8, 1, alpha=1)")
+        problem = _weight_quantizer_problem(layer) if kind in WEIGHT_QUANTIZERS else None
         if problem:
             raise SkiplessError(
                 f"layer {layer.name!r} ({kind}): {problem}; use quantized_bits(bits, integer, alpha=1) (or ternary)"
