@@ -65,3 +65,28 @@ def random_input(net: Network, n: int, seed: int = 1) -> np.ndarray:
     m = rng.integers(t.lo, t.hi + 1, (n, *net.input.shape))
     m[0].flat[:4] = [t.lo, t.hi, 0, t.hi]
     return t.to_float(m)
+
+
+def pooling_net(max_pool: bool, shape=(9, 9, 3), pool=(2, 2), seed=0) -> Network:
+    """image -> 3x3 conv -> max or average pooling (the last row and column fall outside every window) ->
+    hard tanh -> concatenation with a 1x1 branch; exercises skl_pool, skl_hard and skl_concat."""
+    rng = np.random.default_rng(seed)
+    h, w, _ = shape
+    oh, ow = h // pool[0], w // pool[1]
+    mid = FixedType(9, 4, True, "RND_CONV", "SAT")
+    # the average's accumulator keeps the input's binary point, so the divide by 4 leaves remainders
+    # (truncation toward zero and floor differ on negative sums, and nothing after it rounds that away)
+    acc = mid if max_pool else FixedType(12, 4, True)
+    out = mid if max_pool else FixedType(10, 4, True, "RND_CONV", "SAT")
+    tanh = FixedType(6, 4, True, "RND_CONV", "SAT")
+    nodes = [
+        Node("image", "input", [], ["image"], shape, X_SIGNED),
+        conv_node("c1", "image", shape, 4, 3, 1, (1, 1, 1, 1), rng, X_SIGNED),
+        Node("q1", "cast", ["c1"], ["q1"], (h, w, 4), mid, {"relu": False}),
+        Node("pool", "pool", ["q1"], ["pool"], (oh, ow, 4), out, {"max": max_pool, "pool": pool, "in_shape": (h, w, 4), "acc_type": acc}),
+        Node("tanh", "hard", ["pool"], ["tanh"], (oh, ow, 4), tanh, {"tanh": True, "slope": (2, 2), "shift": (2, 2)}),
+        Node("fork", "fork", ["tanh"], ["tanh_cpy1", "tanh_cpy2"], (oh, ow, 4), tanh),
+        conv_node("pw", "tanh_cpy1", (oh, ow, 4), 2, 1, 1, (0, 0, 0, 0), rng, tanh, out_type=mid),
+        Node("cat", "concat", ["tanh_cpy2", "pw"], ["cat"], (oh, ow, 6), mid),
+    ]
+    return Network("pooling", nodes, "image", "cat", "image", "out")

@@ -9,7 +9,7 @@ from skipless.errors import SkiplessError
 from skipless.fixed import FixedType
 from skipless.rtl import reference
 
-from .rtl_networks import X_UNSIGNED, random_input, residual_block, single_conv
+from .rtl_networks import X_UNSIGNED, pooling_net, random_input, residual_block, single_conv
 
 
 # ------------------------------------------------------------------ ap_fixed semantics, by hand
@@ -289,3 +289,28 @@ def test_an_io_parallel_project_is_refused_naming_io_stream(tmp_path):
     graph = to_hls4ml(pointwise_chain(), tmp_path / "par", HLSSettings(io_type="io_parallel"))
     with pytest.raises(SkiplessError, match=r"reads hls4ml's io_stream graphs, not io_parallel: convert with io_type='io_stream'"):
         rtl.network_of(graph)
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("max_pool", [True, False], ids=["max", "average"])
+def test_pooling_hard_tanh_and_concat_modules_are_bit_exact_and_planted_faults_are_caught(max_pool, tmp_path, simulator):
+    """skl_pool (over a map whose last row and column fall outside every window), skl_hard and skl_concat
+    equal the integer reference under gaps and back-pressure; a flipped max comparison, a floor instead of
+    truncation toward zero in the average's divider, and a hard tanh clipped at 0 instead of 1 are each caught."""
+    net = pooling_net(max_pool)
+    design = rtl.write_design(net, tmp_path / "good", top="unit", log=lambda *a: None)
+    rtl.lint(design)
+    x = random_input(net, 3)
+    want = reference.predict(net, net.input.type.to_mantissa(x))
+    assert len(np.unique(want)) > 8
+    good = cosim.cosim(design, x, simulator=simulator, seed=3, gap_prob=0.3, stall_prob=0.4, expected=want, log=lambda *a: None)
+    assert good.mismatches == [] and len(design.info["fifos"]) == 1
+    faults = {"hard-clip": ("(v > ONE) ? ONE :", "(v > ONE) ? {VW{1'b0}} :")}
+    if max_pool:
+        faults["max-compare"] = ("(first || x_ext > a_ext) ? xa : a", "(first || x_ext < a_ext) ? xa : a")
+    else:
+        faults["divide-floor"] = ("wire signed [DW-1:0] bias = din[DW-1] ?", "wire signed [DW-1:0] bias = 1'b0 ?")
+    for name, (old, new) in faults.items():
+        bad = _planted(design, tmp_path, name, old, new)
+        result = cosim.cosim(bad, x, simulator=simulator, seed=3, expected=want, log=lambda *a: None)
+        assert result.mismatches, f"planted fault {name} was not caught"
