@@ -32,6 +32,7 @@ from skipless.errors import SkiplessError
 from skipless.fileio import changed_files, exclusive, read_json, sha256_files, write_atomic, write_json
 from skipless.hls.checks import check_model
 from skipless.hls.reuse import valid_reuse_factors
+from skipless.parts import DEFAULT_PART
 
 BACKENDS = ("Vitis", "Vivado")
 IO_TYPES = ("io_stream", "io_parallel")
@@ -47,7 +48,7 @@ class HLSSettings:
 
     backend: str = "Vitis"
     io_type: str = "io_stream"
-    part: str = "xc7z020clg400-1"
+    part: str = DEFAULT_PART
     clock_period: float = 6.667
     strategy: str = "Resource"
     reuse_factor: int = 16

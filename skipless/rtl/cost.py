@@ -76,7 +76,7 @@ class Memory:
 
 def memories(net: Network, plan: Plan) -> list[Memory]:
     """Every memory the emitted RTL declares, with the geometry it is declared with."""
-    widths = {s: n.type.width for n in net.nodes for s in n.outputs}
+    widths = net.stream_widths()
     out = []
     for node in net.convs():
         cp, p = plan.convs[node.name], node.params
@@ -97,7 +97,7 @@ def dsp_per_lane(in_width: int, weight_width: int) -> int:
 
 def features(net: Network, plan: Plan) -> dict:
     """What the resource model reads from a plan (also written to design.json, to re-fit it later)."""
-    widths = {s: n.type.width for n in net.nodes for s in n.outputs}
+    widths = net.stream_widths()
     dsp = lane_bits = 0
     for node in net.convs():
         cp, p = plan.convs[node.name], node.params

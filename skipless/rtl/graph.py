@@ -61,6 +61,10 @@ class Network:
     def convs(self) -> list[Node]:
         return [n for n in self.nodes if n.op == "conv"]
 
+    def stream_widths(self) -> dict[str, int]:
+        """Bits per element of every stream (its producer's type width)."""
+        return {s: n.type.width for n in self.nodes for s in n.outputs}
+
 
 def clog2(n: int) -> int:
     """Address bits for n entries (at least 1)."""

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from skipless.errors import SkiplessError
+from skipless.parts import DEFAULT_PART
 from skipless.rtl.graph import Network, Node
 from skipless.rtl.ops import op_of
 from skipless.rtl.ops.conv import ConvPlan
@@ -36,7 +37,7 @@ class RTLSettings:
     # the fit-to-part planner (skipless.rtl.fit): with fit, cycles_per_layer is chosen (or target_interval
     # used) so that the predicted resources stay within max_util of the part; every design records its
     # predicted resources against the part
-    part: str = "xc7z020clg400-1"
+    part: str = DEFAULT_PART
     fit: bool = False
     max_util: float = 0.85
     target_interval: int | None = None
@@ -150,15 +151,12 @@ def plan(net: Network, settings: RTLSettings | None = None) -> Plan:
     unknown = set(settings.macs_per_cycle) - {n.name for n in net.convs()}
     if unknown:
         raise SkiplessError(f"macs_per_cycle names no convolution/dense layer: {sorted(unknown)}; layers are {[n.name for n in net.convs()]}")
-    widths = {}
-    for node in net.nodes:
-        for s in node.outputs:
-            widths[s] = node.type.width
+    widths = net.stream_widths()
     plans = {n.name: op_of(n).plan(n, widths[n.inputs[0]], settings) for n in net.nodes[1:]}
     convs = {name: p for name, p in plans.items() if p is not None}
     joins = [n for n in net.nodes if len(n.inputs) == 2]  # Add, Concatenate: one skip FIFO each
     unknown = set(settings.fifo_depths) - {n.name for n in joins}
     if unknown:
-        raise SkiplessError(f"fifo_depths names no Add layer: {sorted(unknown)}; Add layers are {[n.name for n in joins]}")
+        raise SkiplessError(f"fifo_depths names no Add or Concatenate layer: {sorted(unknown)}; those layers are {[n.name for n in joins]}")
     fifos = {n.name: plan_fifo(net, n, settings) for n in joins}
     return Plan(convs, fifos)

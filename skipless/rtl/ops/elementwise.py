@@ -3,6 +3,8 @@ streams (Add, Concatenate on channels), and the fork."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from skipless.errors import SkiplessError
@@ -121,29 +123,46 @@ class HardActivation(Op):
         top.body += top.inst("skl_hard", params, top.ident(node.name), top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", sid))
 
 
-def buffered_inputs(node: Node, top) -> list[str]:
-    """The signal prefixes a join (Add, Concatenate) reads: its two input streams, the one whose branch
-    runs ahead passed through the skip FIFO the planner sized for it."""
-    fifo = top.plan.fifos[node.name]
-    ins = []
-    for src in node.inputs:
-        sid = top.sid(src)
-        if src == fifo.stream:
-            fid = top.wire(f"{node.name}_skip_fifo", top.width(src), f"{node.name}_skip_fifo")
-            params = [f".DW({top.width(src)})", f".DEPTH({fifo.depth})", f".AW({top.clog2(fifo.depth)})"]
-            top.body += top.inst("skl_fifo", params, f"{top.ident(node.name)}_skip_fifo",
-                                 top.CLK + top.stream_ports("in", sid) + top.stream_ports("out", fid))
-            sid = fid
-        ins.append(sid)
-    return ins
+class Join(Op):
+    """A node that reads two streams beat by beat (Add, Concatenate): each output beat waits for both
+    inputs, and the branch that runs ahead is buffered in the skip FIFO the planner sized for it. A
+    subclass names its library module (``module``) and that module's parameters (:meth:`params`)."""
+
+    module: ClassVar[str] = ""
+
+    @classmethod
+    def needs(cls, node, ins):
+        return np.maximum(ins[0], ins[1])
+
+    @classmethod
+    def params(cls, node: Node, top) -> list[str]:
+        raise NotImplementedError
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        fifo = top.plan.fifos[node.name]
+        ins = []
+        for src in node.inputs:
+            sid = top.sid(src)
+            if src == fifo.stream:
+                fid = top.wire(f"{node.name}_skip_fifo", top.width(src), f"{node.name}_skip_fifo")
+                params = [f".DW({top.width(src)})", f".DEPTH({fifo.depth})", f".AW({top.clog2(fifo.depth)})"]
+                top.body += top.inst("skl_fifo", params, f"{top.ident(node.name)}_skip_fifo",
+                                     top.CLK + top.stream_ports("in", sid) + top.stream_ports("out", fid))
+                sid = fid
+            ins.append(sid)
+        out = node.outputs[0]
+        sid = top.wire(out, top.width(out), node.name)
+        top.body += top.inst(cls.module, cls.params(node, top), top.ident(node.name),
+                             top.CLK + top.stream_ports("a", ins[0]) + top.stream_ports("b", ins[1]) + top.stream_ports("out", sid))
 
 
 @register
-class Add(Op):
-    """Element-wise sum of two streams (hls4ml Merge 'add'): exact on the finer binary point, then cast.
-    The branch that runs ahead is buffered in a skip FIFO sized by the planner."""
+class Add(Join):
+    """Element-wise sum of two streams (hls4ml Merge 'add'): exact on the finer binary point, then cast."""
 
     kind = "add"
+    module = "skl_add"
     hls_classes = ("Merge",)
 
     @classmethod
@@ -154,31 +173,23 @@ class Add(Op):
         return Node(layer.name, cls.kind, ins, list(layer.outputs), ctx.shapes[ins[0]], out_type(layer))
 
     @classmethod
-    def needs(cls, node, ins):
-        return np.maximum(ins[0], ins[1])
-
-    @classmethod
     def run(cls, node, ins, in_fracs):
         f = max(in_fracs)
         return node.type.cast(align(ins[0], in_fracs[0], f) + align(ins[1], in_fracs[1], f), f)
 
     @classmethod
-    def emit(cls, node: Node, top) -> None:
-        ins = buffered_inputs(node, top)
-        out = node.outputs[0]
-        sid = top.wire(out, top.width(out), node.name)
+    def params(cls, node: Node, top) -> list[str]:
         a, b = (top.types[s] for s in node.inputs)
-        params = [f".C({node.shape[2]})", *type_params("A", a), *type_params("B", b), *type_params("OUT", node.type), *cast_params(node.type)]
-        top.body += top.inst("skl_add", params, top.ident(node.name),
-                             top.CLK + top.stream_ports("a", ins[0]) + top.stream_ports("b", ins[1]) + top.stream_ports("out", sid))
+        return [f".C({node.shape[2]})", *type_params("A", a), *type_params("B", b), *type_params("OUT", node.type), *cast_params(node.type)]
 
 
 @register
-class Concat(Op):
+class Concat(Join):
     """Two streams joined on channels (hls4ml Concatenate, axis -1): each element assigned to the output
-    type, the first input's channels first. The branch that runs ahead is buffered as for Add."""
+    type, the first input's channels first."""
 
     kind = "concat"
+    module = "skl_concat"
     hls_classes = ("Concatenate",)
 
     @classmethod
@@ -192,23 +203,14 @@ class Concat(Op):
         return Node(layer.name, cls.kind, ins, list(layer.outputs), out_shape(layer), out_type(layer))
 
     @classmethod
-    def needs(cls, node, ins):
-        return np.maximum(ins[0], ins[1])
-
-    @classmethod
     def run(cls, node, ins, in_fracs):
         return np.concatenate([node.type.cast(m, f) for m, f in zip(ins, in_fracs, strict=True)], axis=-1)
 
     @classmethod
-    def emit(cls, node: Node, top) -> None:
-        ins = buffered_inputs(node, top)
-        out = node.outputs[0]
-        sid = top.wire(out, top.width(out), node.name)
+    def params(cls, node: Node, top) -> list[str]:
         a, b = node.inputs
-        params = [f".CA({top.channels[a]})", f".CB({top.channels[b]})", *type_params("A", top.types[a]), *type_params("B", top.types[b]),
-                  *type_params("OUT", node.type), *cast_params(node.type)]
-        top.body += top.inst("skl_concat", params, top.ident(node.name),
-                             top.CLK + top.stream_ports("a", ins[0]) + top.stream_ports("b", ins[1]) + top.stream_ports("out", sid))
+        return [f".CA({top.channels[a]})", f".CB({top.channels[b]})", *type_params("A", top.types[a]), *type_params("B", top.types[b]),
+                *type_params("OUT", node.type), *cast_params(node.type)]
 
 
 @register
