@@ -14,8 +14,10 @@ What is counted, and how each count was checked against Yosys ``synth_xilinx`` o
   that holds D words (512 x 36, 1K x 18, 2K x 9, 4K x 4, 8K x 2, 16K x 1), times ``ceil(D / 16K)``.
   Yosys packs some of them into RAMB36 differently (the r8 designs come out 10 BRAM18 under this
   count), so the count is then corrected by a linear fit like the LUTs'.
-* **LUT and FF**: a linear model in what grows with the plan (adder-tree and accumulator bits of the
-  multiplier lanes, bits of memories kept in LUTs, and a fixed part per layer).
+* **LUT and FF**: a linear model in what grows with the plan (accumulator bits of the multiplier
+  lanes, bits of memories kept in LUTs, and a fixed part per layer), plus the MAC pipeline counted
+  from its structure (:func:`mac_pipeline`: one FF per pipeline register bit, one LUT per adder-tree
+  bit), which the calibration designs before it lacked.
 
 The fitted coefficients come from least squares over the Yosys reports of a calibration file, computed
 when the module is used (never typed in); :func:`calibration_error` says how well they fit. The file is
@@ -95,18 +97,42 @@ def dsp_per_lane(in_width: int, weight_width: int) -> int:
     return math.ceil(a / DSP_A) * math.ceil(b / DSP_B)
 
 
+def adder_tree(n: int) -> tuple[int, int, int]:
+    """(levels, registers, adders) of skl_addtree over ``n`` operands: a balanced binary tree, one register
+    after every level (an odd node out is registered as it is)."""
+    levels = registers = adders = 0
+    while n > 1:
+        adders += n // 2
+        n = (n + 1) // 2
+        registers += n
+        levels += 1
+    return levels, registers, adders
+
+
+def mac_pipeline(pi: int, po: int, acc_width: int) -> tuple[int, int]:
+    """(flip-flops, adder bits) of one convolution's MAC pipeline (skl_conv + skl_addtree): PO lanes, each
+    registering PI products and a bias operand, then a registered adder tree over those PI + 1 operands
+    of the accumulator's width, and four flag bits per stage."""
+    levels, registers, adders = adder_tree(pi + 1)
+    return po * (pi + 1 + registers) * acc_width + 4 * (1 + levels), po * adders * acc_width
+
+
 def features(net: Network, plan: Plan) -> dict:
     """What the resource model reads from a plan (also written to design.json, to re-fit it later)."""
     widths = net.stream_widths()
-    dsp = lane_bits = 0
+    dsp = lane_bits = pipeline_ff = tree_adder_bits = 0
     for node in net.convs():
         cp, p = plan.convs[node.name], node.params
         lanes = cp.pi * cp.po
         dsp += lanes * dsp_per_lane(widths[node.inputs[0]], p["weight_type"].width)
         lane_bits += lanes * p["acc_type"].width
+        ff, adder = mac_pipeline(cp.pi, cp.po, p["acc_type"].width)
+        pipeline_ff += ff
+        tree_adder_bits += adder
     mems = memories(net, plan)
     return {"dsp": dsp, "lane_bits": lane_bits, "lut_memory_bits": sum(m.bits for m in mems if not m.in_block_ram),
-            "bram18_geometry": sum(m.bram18 for m in mems), "layers": len(net.nodes)}
+            "bram18_geometry": sum(m.bram18 for m in mems), "layers": len(net.nodes),
+            "pipeline_ff": pipeline_ff, "tree_adder_bits": tree_adder_bits}
 
 
 TERMS = {  # resource -> the features its linear model reads (and a constant)
@@ -114,6 +140,13 @@ TERMS = {  # resource -> the features its linear model reads (and a constant)
     "ff": ("lane_bits", "lut_memory_bits", "layers"),
     "bram18": ("bram18_geometry",),
 }
+# Counted, not fitted: one flip-flop per MAC pipeline register bit and one LUT per adder-tree bit (a LUT
+# and a carry bit each). A calibration row from RTL before the MAC pipeline has neither feature (0).
+STRUCTURAL = {"lut": "tree_adder_bits", "ff": "pipeline_ff"}
+
+
+def _structural(feats: dict, resource: str) -> float:
+    return float(feats.get(STRUCTURAL[resource], 0)) if resource in STRUCTURAL else 0.0
 
 
 def _row(feats: dict, resource: str) -> list[float]:
@@ -168,14 +201,15 @@ def _fit(source: str, text: str) -> tuple[list[dict], dict[str, np.ndarray]]:
         if len(rows) <= len(terms):
             raise SkiplessError(f"{source}: {len(rows)} designs cannot calibrate {len(terms) + 1} {resource} terms")
         a = np.array([_row(r["features"], resource) for r in rows])
-        coef[resource] = np.linalg.lstsq(a, np.array([r["yosys"][resource] for r in rows], dtype=float), rcond=None)[0]
+        counted = [r["yosys"][resource] - _structural(r["features"], resource) for r in rows]
+        coef[resource] = np.linalg.lstsq(a, np.array(counted, dtype=float), rcond=None)[0]
     return rows, coef
 
 
 def predict(feats: dict) -> dict[str, int]:
     """Predicted LUT, FF, DSP and BRAM18 of a plan with these :func:`features`."""
     _, coef = calibration()
-    out = {r: max(0, round(float(np.array(_row(feats, r)) @ c))) for r, c in coef.items()}
+    out = {r: max(0, round(float(np.array(_row(feats, r)) @ c) + _structural(feats, r))) for r, c in coef.items()}
     return {"lut": out["lut"], "ff": out["ff"], "dsp": int(feats["dsp"]), "bram18": out["bram18"]}
 
 

@@ -10,7 +10,9 @@ A report is a JSON object written atomically as ``synth_<flow>.json`` in the des
     resources        {lut, ff, carry, dsp, bram18, uram}: counts; bram18 in RAMB18 equivalents
                      (a RAMB36 counts 2); null where the flow does not say
     utilization      {lut, ff, dsp, bram18, uram}: % of the part; null where the part has none
-    timing           {target_ns, estimated_ns}: estimated_ns null when the flow gives no timing
+    timing           {target_ns, estimated_ns}: estimated_ns null when the flow gives no timing; the
+                     Yosys flow adds fmax_mhz, meets_target, wire_ps, critical_path, untimed_cells and
+                     method (skipless.synth.timing), the vendor flows give the HLS tool's estimate
     latency          {cycles, us, best, worst, source}: cycles is the figure tables use, us = cycles x
                      clock_period_ns / 1000; best/worst in cycles where the flow reports a range
     interval         {cycles, min, max} in cycles

@@ -35,12 +35,22 @@ def saving(skip_value, other_value) -> float | None:
     return 100.0 * (skip_value - other_value) / skip_value
 
 
+def fmax_estimate(report: dict) -> float | None:
+    """The estimated Fmax in MHz: skipless's timing estimate (Yosys), or 1000 / the HLS tool's estimated
+    clock (vendor flows); None when there is none."""
+    timing = report.get("timing") or {}
+    if timing.get("fmax_mhz") is not None:
+        return timing["fmax_mhz"]
+    ns = timing.get("estimated_ns")
+    return round(1000.0 / ns, 1) if ns else None
+
+
 def render_table(reports: list[dict]) -> str:
     """The table ``skipless synth`` prints: one row per design, grouped by depth + quant, savings vs skip."""
     parts = sorted({r["part"] for r in reports})
     flows = sorted({r["flow"] for r in reports})
     head = (f"{'design':28s} {'LUT':>9s} {'FF':>9s} {'DSP':>6s} {'BRAM18':>7s} "
-            f"{'LUT%':>6s} {'FF%':>6s} {'DSP%':>6s} {'BRAM%':>6s} {'cycles':>9s} {'us':>9s}")
+            f"{'LUT%':>6s} {'FF%':>6s} {'DSP%':>6s} {'BRAM%':>6s} {'cycles':>9s} {'us':>9s} {'MHz est':>8s}")
     lines = [f"{', '.join(flows)} synthesis; utilization in % of {', '.join(parts)}", head, "-" * len(head)]
 
     groups: dict = {}
@@ -57,7 +67,7 @@ def render_table(reports: list[dict]) -> str:
                 f"{name:28s} {_fmt(res['lut']):>9s} {_fmt(res['ff']):>9s} {_fmt(res['dsp']):>6s} "
                 f"{_fmt(res['bram18']):>7s} {_fmt(util['lut'], True):>6s} {_fmt(util['ff'], True):>6s} "
                 f"{_fmt(util['dsp'], True):>6s} {_fmt(util['bram18'], True):>6s} "
-                f"{_fmt(lat['cycles']):>9s} {_fmt(lat['us']):>9s}"
+                f"{_fmt(lat['cycles']):>9s} {_fmt(lat['us']):>9s} {_fmt(fmax_estimate(r)):>8s}"
             )
             if base is not None and skip in ("noskip", "short"):
                 cells = [saving(base["resources"][c], res[c]) for c in COLUMNS]
@@ -70,8 +80,8 @@ def render_table(reports: list[dict]) -> str:
         if len(groups) > 1:
             lines.append("")
     if "yosys" in flows:
-        lines.append("yosys: estimates from Yosys synth_xilinx, not Vivado sign-off; no timing. "
-                     "Latency from co-simulation (- = not co-simulated yet).")
+        lines.append("yosys: estimates from Yosys synth_xilinx, not Vivado sign-off; MHz est is skipless's "
+                     "placement-free timing estimate (optimistic). Latency from co-simulation (- = not co-simulated yet).")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -14,8 +14,9 @@ LUTs; distributed-RAM and SRL cells are listed apart), FF = FD* cells, CARRY = C
 DSP48E1/DSP48E2, BRAM18 = RAMB18E1/E2 + 2 x RAMB36E1/E2, URAM = URAM288. The skip FIFOs' share of
 memory is their bits (design.json) over the bits of all memories Yosys inferred, as declared (depth x
 width) before they are mapped to BRAM, LUTRAM or registers: ``stat`` run between ``synth_xilinx``'s
-``coarse`` steps, where memories are still whole. Yosys has no timing model for these parts: reports
-carry no fmax, and latency comes from co-simulation, in cycles and in us at the design's clock.
+``coarse`` steps, where memories are still whole. Yosys gives no Fmax for these parts: ``timing`` holds
+skipless's own estimate (:mod:`skipless.synth.timing`: static timing over the netlist with the delays of
+Yosys's xc7 cell library), and latency comes from co-simulation, in cycles and in us at the design's clock.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from skipless.errors import SkiplessError
 from skipless.parts import DEFAULT_PART, Part, get_part
 from skipless.provenance import provenance
 from skipless.rtl.design import RTLDesign
+from skipless.synth import timing
 from skipless.synth.report import (
     SCHEMA_VERSION,
     cached_report,
@@ -47,7 +49,7 @@ COSIM_FILE = "cosim.json"
 LOG_FILE = "synth_yosys.log"
 FLOW = "yosys"
 # Bumped when the script or the way its output is read changes, so that older cached reports are redone.
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2  # 2: the timing estimate (skipless.synth.timing)
 SYNTH_OPTIONS = "-flatten -noiopad"
 RAMB18_BITS = 18 * 1024
 URAM_BITS = 288 * 1024
@@ -124,6 +126,7 @@ def synth_script(design: dict, part: Part, work: str) -> str:
             f"tee -q -o {work}/memories.json stat -json -top {top}",
             f"{synth} -run coarse:",
             f"tee -q -o {work}/stat.json stat -json -top {top}",
+            *(timing.script_lines(work) if part.family in timing.FAMILIES else []),
             "",
         ]
     )
@@ -210,12 +213,20 @@ def run_yosys(cmd: list[str], rtl_dir: Path, design: dict, part: Part, timeout: 
         before = _stat_totals(work / "memories.json")
         after = _stat_totals(work / "stat.json")
         _keep_log(work, rtl_dir)
+        if part.family not in timing.FAMILIES:
+            estimate = {"estimated_ns": None, "error": f"the cell delays are Artix-7's; no estimate for the {part.family} family"}
+        else:
+            try:
+                estimate = timing.estimate(work, design["top"], float(design["clock_period_ns"]))
+            except SkiplessError as e:
+                estimate = {"estimated_ns": None, "error": str(e)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
         "cells": dict(sorted(after.get("num_cells_by_type", {}).items())),
         "memory_bits": int(before.get("num_memory_bits", 0)),
         "seconds": seconds,
+        "timing": estimate,
     }
 
 
@@ -273,11 +284,20 @@ def _latency(rtl_dir: Path, clock: float, design_hash: str | None = None) -> tup
     return lat, interval_block(ii, ii, ii), f"latency and interval measured in co-simulation ({COSIM_FILE})"
 
 
-def _notes(resources: dict, fifo: dict, latency_note: str) -> list[str]:
+def _timing_note(block: dict) -> str:
+    if block.get("estimated_ns") is None:
+        return f"no timing estimate ({block.get('error', 'the netlist has no timed path')})"
+    path = block["critical_path"]
+    return (f"timing: an estimate, not sign-off (placement-free, {block['wire_ps']} ps per net): {block['estimated_ns']} ns, "
+            f"{block['fmax_mhz']} MHz, against the {block['target_ns']} ns target; critical path from "
+            f"{path['from']['layer']} ({path['from']['net']}) to {path['to']['layer']} ({path['to']['net']}), "
+            f"{path['cells']} cells")
+
+
+def _notes(resources: dict, fifo: dict, latency_note: str, timing_block: dict) -> list[str]:
     notes = [
         "Yosys synth_xilinx estimate, not Vivado sign-off: cell counts, not placed-and-routed utilization",
-        "no timing: Yosys has no delay model for Xilinx parts, so there is no fmax or slack; "
-        "clock_period_ns is the design's target",
+        _timing_note(timing_block),
         "synthesized flattened and out of context (-flatten -noiopad: no I/O buffers)",
         latency_note,
     ]
@@ -296,7 +316,7 @@ def _refresh_latency(report: dict, rtl_dir: Path) -> dict:
     latency, interval, latency_note = _latency(rtl_dir, report["clock_period_ns"])
     if latency != report["latency"] or interval != report["interval"]:
         report = dict(report, latency=latency, interval=interval)
-        report["notes"] = _notes(report["resources"], report["fifo"], latency_note)
+        report["notes"] = _notes(report["resources"], report["fifo"], latency_note, report["timing"])
         write_report(report, rtl_dir)
     return report
 
@@ -340,13 +360,13 @@ def yosys_synth(
         **_part_fields(resources, target),
         "clock_period_ns": clock,
         "resources": resources,
-        "timing": {"target_ns": clock, "estimated_ns": None},
+        "timing": {"target_ns": clock, **run["timing"]},
         "latency": latency,
         "interval": interval,
         "fifo": fifo,
         "cells": run["cells"],
         "predicted": prediction_error(design, resources),
-        "notes": _notes(resources, fifo, latency_note),
+        "notes": _notes(resources, fifo, latency_note, {"target_ns": clock, **run["timing"]}),
         "cache": {"key": key, "rtl_hash": digest, "part": target.name, "flow": FLOW, "script_version": SCRIPT_VERSION},
         "provenance": provenance(),
         "seconds": round(run["seconds"], 2),
@@ -354,6 +374,10 @@ def yosys_synth(
     write_report(report, rtl_dir)
     log(f"{name}: {resources['lut']} LUT, {resources['ff']} FF, {resources['dsp']} DSP, "
         f"{resources['bram18']} BRAM18 in {run['seconds']:.1f} s")
+    if report["timing"].get("estimated_ns") is not None:
+        path = report["timing"]["critical_path"]
+        log(f"{name}: timing estimate {report['timing']['estimated_ns']} ns ({report['timing']['fmax_mhz']} MHz, "
+            f"target {clock} ns); critical path {path['from']['layer']} -> {path['to']['layer']}, {path['cells']} cells")
     if report["predicted"]:
         log(f"{name}: predicted by the planner's model vs Yosys: " + ", ".join(
             f"{r.upper()} {v['predicted']:,} vs {v['yosys']:,}"

@@ -697,6 +697,67 @@ endmodule
 // and adds PI products into each of PO accumulators. Accumulation is modulo 2^AW (the accumulator
 // type wraps), products are shifted onto the accumulator's binary point by PSH (negative: floor).
 // The accumulators start from the bias word of the group (external ROM, already aligned).
+module skl_addtree #(
+    parameter integer N = 2,   // operands
+    parameter integer W = 16   // width: every sum wraps to W bits, so the order of the additions is free
+) (
+    input  wire         clk,
+    input  wire         en,
+    input  wire [N*W-1:0] in,
+    output wire [W-1:0] sum
+);
+    // A balanced binary tree of W-bit adders with a register after every level: LEVELS = clog2(N) cycles
+    // from `in` to `sum`, one add of logic between registers. The netlist it replaces (acc + the PI
+    // products added in one cycle) was a chain of DSP48s in series; the timing estimate put it at
+    // 17.6 MHz (r8-skip-w8a8).
+    function integer nodes_at;  // nodes at level lvl (level 0: the operands)
+        input integer lvl;
+        integer k, n;
+        begin
+            n = N;
+            for (k = 0; k < lvl; k = k + 1) n = (n + 1) / 2;
+            nodes_at = n;
+        end
+    endfunction
+    function integer offset_at;  // index of level lvl's first node in `all`
+        input integer lvl;
+        integer k, n, off;
+        begin
+            n = N;
+            off = 0;
+            for (k = 0; k < lvl; k = k + 1) begin
+                off = off + n;
+                n = (n + 1) / 2;
+            end
+            offset_at = off;
+        end
+    endfunction
+    localparam integer LEVELS = (N > 1) ? $clog2(N) : 0;
+    localparam integer NODES = offset_at(LEVELS) + 1;
+
+    wire [NODES*W-1:0] all;
+    assign all[N*W-1:0] = in;
+    genvar l, k;
+    generate
+        for (l = 1; l <= LEVELS; l = l + 1) begin : g_level
+            for (k = 0; k < nodes_at(l); k = k + 1) begin : g_node
+                reg [W-1:0] r;
+                if (2 * k + 1 < nodes_at(l - 1)) begin : g_pair
+                    always @(posedge clk) begin
+                        if (en) r <= all[(offset_at(l - 1) + 2 * k) * W +: W] + all[(offset_at(l - 1) + 2 * k + 1) * W +: W];
+                    end
+                end else begin : g_pass
+                    always @(posedge clk) begin
+                        if (en) r <= all[(offset_at(l - 1) + 2 * k) * W +: W];
+                    end
+                end
+                assign all[(offset_at(l) + k) * W +: W] = r;
+            end
+        end
+    endgenerate
+    assign sum = all[offset_at(LEVELS) * W +: W];
+endmodule
+
 module skl_conv #(
     parameter integer H = 8,
     parameter integer W = 8,
@@ -793,8 +854,10 @@ module skl_conv #(
     reg [CIN*XW-1:0] q1;
     reg [PO*AW-1:0] acc;
 
-    wire room;  // the output register can take the finished pixel
-    wire en = !(v1 && lastpix1 && !room);
+    wire room;      // the output register can take the finished pixel
+    wire vs;        // a step's sum reaches the accumulator (TREE_D cycles after v1)
+    wire lastpixs;  // ... and it is the last step of a pixel
+    wire en = !(vs && lastpixs && !room);
     wire issue = en && win_ok;
     /* verilator lint_off WIDTHEXPAND */
     wire last_c = (c == NCH - 1);
@@ -912,16 +975,55 @@ module skl_conv #(
         end
     endgenerate
 
+    // The products and each lane's bias (its first step only) are registered, summed by a registered
+    // adder tree, and the sum meets the accumulator TREE_D = 1 + clog2(PI + 1) cycles after the issue
+    // stage; the step's flags travel beside it. Every register moves with `en`, so a full output
+    // register stalls the whole pipeline at once.
+    localparam integer NL = PI + 1;
+    localparam integer TREE_D = 1 + $clog2(NL);
+    reg [PO*NL*AW-1:0] leaves;
+    always @(posedge clk) begin
+        if (en) begin : load_leaves
+            integer lo, li;
+            for (lo = 0; lo < PO; lo = lo + 1) begin
+                for (li = 0; li < PI; li = li + 1) leaves[(lo*NL+li)*AW +: AW] <= terms[(lo*PI+li)*AW +: AW];
+                leaves[(lo*NL+PI)*AW +: AW] <= first1 ? b_data[lo*AW +: AW] : {AW{1'b0}};
+            end
+        end
+    end
+    wire [PO*AW-1:0] step_sum;
+    generate
+        for (o = 0; o < PO; o = o + 1) begin : g_tree
+            skl_addtree #(.N(NL), .W(AW)) u_tree (
+                .clk(clk), .en(en), .in(leaves[o*NL*AW +: NL*AW]), .sum(step_sum[o*AW +: AW])
+            );
+        end
+    endgenerate
+    reg [TREE_D-1:0] vd, firstd, lastd, lastpixd;  // bit TREE_D-1: the step whose sum is at step_sum
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            vd <= {TREE_D{1'b0}};
+        end else if (en) begin
+            vd <= {vd[TREE_D-2:0], v1};
+        end
+        if (en) begin
+            firstd <= {firstd[TREE_D-2:0], first1};
+            lastd <= {lastd[TREE_D-2:0], last1};
+            lastpixd <= {lastpixd[TREE_D-2:0], lastpix1};
+        end
+    end
+    assign vs = vd[TREE_D-1];
+    wire firsts = firstd[TREE_D-1];
+    /* verilator lint_off UNUSEDSIGNAL */  // the group end is only read when G > 1
+    wire lasts = lastd[TREE_D-1];
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign lastpixs = lastpixd[TREE_D-1];
+
     reg [PO*AW-1:0] acc_next;
-    integer lo, li;
-    reg [AW-1:0] sum;
+    integer lo;
     always @* begin
         for (lo = 0; lo < PO; lo = lo + 1) begin
-            sum = first1 ? b_data[lo*AW +: AW] : acc[lo*AW +: AW];
-            for (li = 0; li < PI; li = li + 1) begin
-                sum = sum + terms[(lo*PI+li)*AW +: AW];
-            end
-            acc_next[lo*AW +: AW] = sum;
+            acc_next[lo*AW +: AW] = (firsts ? {AW{1'b0}} : acc[lo*AW +: AW]) + step_sum[lo*AW +: AW];
         end
     end
 
@@ -931,13 +1033,13 @@ module skl_conv #(
             // finished groups shift in from the top: after G-1 of them, group 0 sits in the low bits
             reg [(G-1)*PO*AW-1:0] res_work;
             always @(posedge clk) begin
-                if (en && v1 && last1 && !lastpix1) res_work <= {acc_next, res_work[(G-1)*PO*AW-1:PO*AW]};
+                if (en && vs && lasts && !lastpixs) res_work <= {acc_next, res_work[(G-1)*PO*AW-1:PO*AW]};
             end
             assign pixel = {acc_next, res_work};
         end else if (G == 2) begin : g_two
             reg [PO*AW-1:0] res_work;
             always @(posedge clk) begin
-                if (en && v1 && last1 && !lastpix1) res_work <= acc_next;
+                if (en && vs && lasts && !lastpixs) res_work <= acc_next;
             end
             assign pixel = {acc_next, res_work};
         end else begin : g_single
@@ -946,11 +1048,11 @@ module skl_conv #(
     endgenerate
 
     always @(posedge clk) begin
-        if (en && v1) acc <= acc_next;
+        if (en && vs) acc <= acc_next;
     end
 
     skl_oreg #(.DW(COUT*AW)) u_out (
-        .clk(clk), .rst_n(rst_n), .load(en && v1 && lastpix1), .din(pixel), .room(room),
+        .clk(clk), .rst_n(rst_n), .load(en && vs && lastpixs), .din(pixel), .room(room),
         .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
     );
 endmodule
