@@ -65,7 +65,7 @@ def run_demo(epochs: int = 2, limit: int = 12000, n_csim: int = 100, out_dir: st
     period = build.rtl().info["clock_period_ns"]
     interval = f"{sim.interval_cycles:.0f}" if sim.interval_cycles else "-"
     print(f"      bit-exact with QKeras: {rtl_exact}; latency {sim.latency_cycles} cycles = {sim.latency_us(period):.0f} us "
-          f"at {1000 / period:.0f} MHz, one image every {interval} cycles ({sim.cycles_per_s:.0f} simulated cycles/s)")
+          f"at the {1000 / period:.0f} MHz target clock, one image every {interval} cycles ({sim.cycles_per_s:.0f} simulated cycles/s)")
     print()
     print(f"teacher {t_card['id']:24s} {count_adds(teacher)} skip additions  test accuracy {100 * t_card['metrics']['test_accuracy']:.2f}%")
     print(f"student {s_card['id']:24s} {count_adds(student)} skip additions  test accuracy {100 * s_card['metrics']['test_accuracy']:.2f}%")

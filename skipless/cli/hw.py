@@ -75,7 +75,7 @@ def _print_cosim(design_id: str, result, design, args) -> None:
     period = design.info["clock_period_ns"]
     interval = f"{r['interval_cycles']:.0f} cycles" if r["interval_cycles"] else "n/a (one image)"
     timing = "" if r["timing_clean"] else " (measured under gaps/back-pressure: run --n 3 or more for clean timing)"
-    print(f"  latency {r['latency_cycles']} cycles = {r['latency_us']} us at {1000 / period:.0f} MHz; interval {interval}{timing}")
+    print(f"  latency {r['latency_cycles']} cycles = {r['latency_us']} us at the {1000 / period:.0f} MHz target clock; interval {interval}{timing}")
     print(f"  {args.sim}: {r['cycles']} cycles in {r['wall_s']} s = {r['cycles_per_s']:.0f} cycles/s, "
           f"{r['images_per_s']:.3f} images/s (build {r['build_s']} s); gaps {args.gap}, back-pressure {args.stall}, seed {args.seed}")
 
