@@ -831,8 +831,25 @@ module skl_conv #(
     wire [31:0] oldest = base + row_first * W + (keep_row ? 16'sd0 : col_first);  // first pixel still needed
     wire [31:0] have = wr_cnt - need;                     // > 0: the window is complete
     wire win_ok = (have != 32'd0) && !have[31];
-    wire [31:0] held = wr_cnt - oldest;  // negative while a stride skips pixels not yet written
-    assign in_ready = held[31] || (held < (32'd1 << BUF_AW));
+    // Input ready is a register, so no path runs from this layer's window state through the streams
+    // upstream. It is computed from `oldest` one cycle late (oldest only grows: a stale value frees
+    // buffer space late, never early) with room for one more beat than the cycle accepts (at most one
+    // beat a cycle), so a beat it admits always has a free slot. The window needs at most
+    // (KH-1)*W + W pixels and the buffer holds at least (KH-1)*W + KW + W, so the slot it keeps back
+    // never starves the window.
+    reg [31:0] oldest_r;
+    reg in_ready_r;
+    wire [31:0] held_next = wr_cnt + 32'd1 - oldest_r;  // negative while a stride skips pixels not yet written
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            oldest_r <= 32'd0;
+            in_ready_r <= 1'b0;
+        end else begin
+            oldest_r <= oldest;
+            in_ready_r <= held_next[31] || (held_next < (32'd1 << BUF_AW));
+        end
+    end
+    assign in_ready = in_ready_r;
 
     wire signed [15:0] iy = row0 + ky;
     wire signed [15:0] ix = col0 + kx;
