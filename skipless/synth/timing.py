@@ -7,7 +7,7 @@ the analysis itself, from two files the synthesis script writes:
 - ``netlist.json``: the flattened netlist (``write_json``), plus the modules Yosys derived for cells whose
   timing depends on their parameters (``$paramod...DSP48E1``, ``...RAMB18E1``), with their specify
   blocks already evaluated for those parameters (whether the DSP's M and P registers are used, ...);
-- ``cells.json``: Yosys's xc7 cell library (``read_verilog -specify +/xilinx/cells_sim.v; proc``), whose
+- ``cells.json``: Yosys's xc7 cell library (``read_verilog -lib -specify +/xilinx/cells_sim.v; proc =*``), whose
   specify blocks carry the delays Yosys's abc9 maps with, taken there from Project X-Ray's Artix-7 timing
   database (prjxray-db SDF files): LUT input-to-output, carry-chain arcs, flip-flop clock-to-out and
   setup, LUT-RAM, block RAM and DSP clock-to-out, setup and combinational arcs.
@@ -269,8 +269,10 @@ def analyze(netlist: dict, library: dict, top: str, clock_period_ns: float, wire
             for (port, i), delay in arcs:
                 bits = conns.get(port, [])
                 at = net_arrival(bits[i]) if i < len(bits) else None
-                if at is not None and at + wire(bits[i], cell, port) + delay > best:
-                    best, src = at + wire(bits[i], cell, port) + delay, driver.get(bits[i])
+                if at is not None:
+                    through = at + wire(bits[i], cell, port) + delay
+                    if through > best:
+                        best, src = through, driver.get(bits[i])
             arrival[key], came_from[key] = best, src
             expanded.discard(key)
             stack.pop()
@@ -284,8 +286,10 @@ def analyze(netlist: dict, library: dict, top: str, clock_period_ns: float, wire
         for (port, i), setup in model.setup.items():
             bits = cell.get("connections", {}).get(port, [])
             at = net_arrival(bits[i]) if i < len(bits) else None
-            if at is not None and at + wire(bits[i], name, port) + setup > worst:
-                worst, worst_end = at + wire(bits[i], name, port) + setup, (name, (port, i), bits[i], setup)
+            if at is not None:
+                required = at + wire(bits[i], name, port) + setup
+                if required > worst:
+                    worst, worst_end = required, (name, (port, i), bits[i], setup)
     for port, info in module.get("ports", {}).items():
         if info["direction"] != "output":
             continue

@@ -352,6 +352,7 @@ def yosys_synth(
     clock = float(design["clock_period_ns"])
     latency, interval, latency_note = _latency(rtl_dir, clock, design.get("content_hash"))
     fifo = fifo_block(design, run["memory_bits"], resources)
+    timing_block = {"target_ns": clock, **run["timing"]}
     report = {
         "schema": SCHEMA_VERSION,
         "id": name,
@@ -360,13 +361,13 @@ def yosys_synth(
         **_part_fields(resources, target),
         "clock_period_ns": clock,
         "resources": resources,
-        "timing": {"target_ns": clock, **run["timing"]},
+        "timing": timing_block,
         "latency": latency,
         "interval": interval,
         "fifo": fifo,
         "cells": run["cells"],
         "predicted": prediction_error(design, resources),
-        "notes": _notes(resources, fifo, latency_note, {"target_ns": clock, **run["timing"]}),
+        "notes": _notes(resources, fifo, latency_note, timing_block),
         "cache": {"key": key, "rtl_hash": digest, "part": target.name, "flow": FLOW, "script_version": SCRIPT_VERSION},
         "provenance": provenance(),
         "seconds": round(run["seconds"], 2),
