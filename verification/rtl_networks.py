@@ -14,28 +14,29 @@ BIAS = FixedType(10, 4, True)
 ACC = FixedType(22, 9, True)
 
 
-def conv_node(name, src, in_shape, cout, k, stride, pads, rng, x_type, acc=ACC, out_type=None):
+def conv_node(name, src, in_shape, cout, k, stride, pads, rng, x_type, acc=ACC, out_type=None, weight_type=WEIGHT):
     h, w, cin = in_shape
     top, left, bottom, right = pads
     oh = (h + top + bottom - k) // stride + 1
     ow = (w + left + right - k) // stride + 1
     params = dict(
         kernel=(k, k), strides=(stride, stride), in_shape=in_shape, pad_top=top, pad_left=left, pad_bottom=bottom, pad_right=right,
-        weight=rng.integers(-32, 32, (k, k, cin, cout)), weight_type=WEIGHT,
+        weight=rng.integers(weight_type.lo, weight_type.hi + 1, (k, k, cin, cout)), weight_type=weight_type,
         bias=rng.integers(-500, 500, cout), bias_type=BIAS, acc_type=acc,
     )
     del x_type
     return Node(name, "conv", [src], [name], (oh, ow, cout), out_type or acc, params)
 
 
-def single_conv(shape=(8, 8, 2), cout=4, k=3, stride=1, pads=(1, 1, 1, 1), x_type=X_SIGNED, seed=0, out_type=None) -> Network:
+def single_conv(shape=(8, 8, 2), cout=4, k=3, stride=1, pads=(1, 1, 1, 1), x_type=X_SIGNED, seed=0, out_type=None,
+                weight_type=WEIGHT) -> Network:
     rng = np.random.default_rng(seed)
     inp = Node("image", "input", [], ["image"], shape, x_type)
-    conv = conv_node("conv", "image", shape, cout, k, stride, pads, rng, x_type, out_type=out_type)
+    conv = conv_node("conv", "image", shape, cout, k, stride, pads, rng, x_type, out_type=out_type, weight_type=weight_type)
     return Network("unit_conv", [inp, conv], "image", "conv", "image", "out")
 
 
-def residual_block(shape=(6, 6, 4), seed=0) -> Network:
+def residual_block(shape=(6, 6, 4), seed=0, weight_type=WEIGHT) -> Network:
     """image -> relu -> fork -> [conv3x3 -> cast -> conv3x3 -> cast] + skip -> add -> relu -> GAP -> dense."""
     rng = np.random.default_rng(seed)
     h, w, c = shape
@@ -45,9 +46,9 @@ def residual_block(shape=(6, 6, 4), seed=0) -> Network:
         Node("image", "input", [], ["image"], shape, X_SIGNED),
         Node("relu0", "cast", ["image"], ["relu0"], shape, act, {"relu": True}),
         Node("fork", "fork", ["relu0"], ["relu0_cpy1", "relu0_cpy2"], shape, act),
-        conv_node("c1", "relu0_cpy1", shape, c, 3, 1, (1, 1, 1, 1), rng, act),
+        conv_node("c1", "relu0_cpy1", shape, c, 3, 1, (1, 1, 1, 1), rng, act, weight_type=weight_type),
         Node("r1", "cast", ["c1"], ["r1"], shape, act, {"relu": True}),
-        conv_node("c2", "r1", shape, c, 3, 1, (1, 1, 1, 1), rng, act),
+        conv_node("c2", "r1", shape, c, 3, 1, (1, 1, 1, 1), rng, act, weight_type=weight_type),
         Node("q2", "cast", ["c2"], ["q2"], shape, mid, {"relu": False}),
         Node("add", "add", ["q2", "relu0_cpy2"], ["add"], shape, FixedType(10, 5, True)),
         Node("r2", "cast", ["add"], ["r2"], shape, act, {"relu": True}),

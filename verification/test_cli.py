@@ -90,6 +90,8 @@ BAD_INPUTS = [
     (["faults", "r8-skip-w8a8", "--gap", "0", "--stall", "0"], "mutation testing needs random gaps or back-pressure"),
     (["cosim", "r8-skip-w8a8", "--n", "0"], "--n: must be >= 1"),
     (["grid", "verify", "--cluster", "kubernetes", "--csim", "10"], "unknown cluster 'kubernetes'"),
+    (["rtl", "r8-skip-w8a8", "--multipliers", "stem_conv=dsp3"], "--multipliers wants layer=KIND pairs with KIND one of dsp, dsp2, lut"),
+    (["rtl", "r8-skip-w8a8", "--multiplier", "dsp3"], "invalid choice: 'dsp3'"),
 ]
 
 

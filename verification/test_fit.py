@@ -68,7 +68,7 @@ def chosen_part():
 
 def test_impossible_targets_and_parts_are_refused_with_the_numbers(tmp_path):
     net = residual_block(shape=(8, 8, 8))
-    limit = fit.evaluate(net, RTLSettings()).device_limit_interval
+    limit = fit.evaluate(net, RTLSettings(multiplier="auto")).device_limit_interval  # the policy --target-interval uses
     with pytest.raises(SkiplessError, match=f"below the device limit.*{limit:,} cycles"):
         fit.fit(net, RTLSettings(target_interval=max(1, limit - 1)))
     # at 10% of each resource: even one MAC per cycle per layer leaves more LUTs than 10% of an xc7z020
@@ -92,9 +92,43 @@ def test_the_design_records_its_plan_and_prediction(tmp_path):
     design = rtl.write_design(net, tmp_path / "d", RTLSettings(fit=True, max_util=0.2), log=lambda *a: None)
     recorded = design.info["fit"]
     assert recorded["part"] == "xc7z020clg400-1" and recorded["fits"]
-    assert recorded["predicted"]["dsp"] == design.info["macs_per_cycle"] == sum(layer["macs_per_cycle"] for layer in design.info["layers"])
+    assert recorded["predicted"]["dsp"] == design.info["multipliers"] == sum(layer["multipliers"] for layer in design.info["layers"])
+    assert recorded["multipliers"] == {layer["name"]: layer["multiplier"] for layer in design.info["layers"]}
     assert recorded["interval_cycles"] == design.info["estimated_interval_cycles"]
-    assert recorded["features"] == cost.features(net, plan(net, RTLSettings(cycles_per_layer=recorded["cycles_per_layer"])))
+    assert recorded["features"] == cost.features(net, plan(net, RTLSettings(cycles_per_layer=recorded["cycles_per_layer"],
+                                                                            multipliers=recorded["multipliers"])))
+
+
+def test_fitting_packs_two_products_per_dsp_where_the_widths_allow():
+    net = residual_block(shape=(8, 8, 8))
+    one = fit.fit(net, RTLSettings(fit=True, max_util=0.5, multiplier="dsp"))
+    two = fit.fit(net, RTLSettings(fit=True, max_util=0.5))  # "auto", the default when fitting
+    assert set(one.multipliers.values()) == {"dsp"}
+    assert two.multipliers == {"c1": "dsp2", "c2": "dsp2", "fc": "dsp"}  # the dense has 3 outputs: no pairs
+    assert two.plan.interval_cycles < one.plan.interval_cycles and two.predicted["dsp"] <= 0.5 * 220
+    # under a budget that only one product per DSP48 meets (a packed layer cannot go slower than PO = 2)
+    assert set(fit.fit(net, RTLSettings(fit=True, max_util=0.15)).multipliers.values()) == {"dsp"}
+    # the limit: the convs' MACs at two per DSP48, the dense's at one
+    macs = {c.name: c.macs for c in two.plan.convs.values()}
+    assert two.device_limit_interval == -(-(macs["c1"] / 2 + macs["c2"] / 2 + macs["fc"]) // 220)
+    assert one.device_limit_interval == -(-sum(macs.values()) // 220)
+
+
+def test_fitting_moves_narrow_weights_to_lut_multipliers_when_dsps_run_out():
+    from skipless.fixed import FixedType
+
+    net = residual_block(shape=(8, 8, 8), weight_type=FixedType(4, 2, True))
+    chosen = fit.fit(net, RTLSettings(fit=True, max_util=0.5))
+    assert "lut" not in chosen.multipliers.values()  # room enough: no LUT multipliers
+    fc_dsps = chosen.plan.convs["fc"].multipliers  # the dense keeps 6-bit weights: never moved
+    tight = RTLSettings(fit=True, max_util=(fc_dsps + 1) / 220)  # DSP48s for the dense alone
+    squeezed = fit._evaluate(net, tight, chosen.cycles_per_layer, chosen_part())
+    assert squeezed.multipliers == {"c1": "lut", "c2": "lut", "fc": chosen.multipliers["fc"]}
+    assert squeezed.predicted["dsp"] == fc_dsps and squeezed.features["lut_multiplier_bits"] > 0
+    assert squeezed.predicted["lut"] > chosen.predicted["lut"]
+    # 6-bit weights are not moved: the DSPs stay over budget and the plan does not fit
+    wide = fit._evaluate(residual_block(shape=(8, 8, 8)), tight, chosen.cycles_per_layer, chosen_part())
+    assert "lut" not in wide.multipliers.values() and not wide.fits
 
 
 @pytest.mark.parametrize(  # PI x PO 8x1, 8x4, 8x8 (and the dense 8x3)

@@ -94,6 +94,61 @@ def test_conv_module_is_bit_exact_under_gaps_and_backpressure(case, macs, tmp_pa
     np.testing.assert_array_equal(result.mantissas, want)
 
 
+W8 = FixedType(8, 6, True)
+MULTIPLIER_CASES = {
+    **{case: CONVS[case] for case in ("3x3-s1-same", "3x3-s2-pad01", "dense", "unsigned-in-cast-out")},
+    # w8a8, the widest a packed DSP48 takes (a 25-bit operand), at the extremes of both types
+    "w8-extremes-signed": dict(shape=(6, 6, 4), weight_type=W8),
+    "w8-extremes-unsigned": dict(shape=(6, 6, 4), weight_type=W8, x_type=X_UNSIGNED),
+}
+
+
+def _extremes(net, seed=5):
+    """Weights and inputs drawn from each type's extremes (and 0, +-1): the products whose packed fields
+    borrow or carry the most."""
+    rng = np.random.default_rng(seed)
+    conv = net.node("conv")
+    wt, xt = conv.params["weight_type"], net.input.type
+    conv.params["weight"] = rng.choice([wt.lo, wt.lo + 1, -1, 0, 1, wt.hi], conv.params["weight"].shape)
+    m = rng.choice(sorted({xt.lo, xt.lo + 1, 0, 1, xt.hi - 1, xt.hi}), (3, *net.input.shape))
+    return xt.to_float(m)
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("multiplier", ["dsp2", "lut"])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in ("3x3-s1-same", "dense", "unsigned-in-cast-out") else c
+                                  for c in MULTIPLIER_CASES])
+def test_packed_and_lut_multipliers_are_bit_exact_under_gaps_and_backpressure(case, multiplier, tmp_path, simulator):
+    """Two products per DSP48 (a shared input, two weights in one multiply) and shift-and-add LUT
+    multipliers give the same outputs as the reference, at 4 MACs/cycle (two lane pairs)."""
+    net = single_conv(**MULTIPLIER_CASES[case])
+    x = _extremes(net) if case.startswith("w8-") else random_input(net, 3)
+    design = rtl.write_design(net, tmp_path / net.name, rtl.RTLSettings(macs_per_cycle={"conv": 4}, multiplier=multiplier),
+                              top="unit", log=lambda *a: None)
+    assert [layer["multiplier"] for layer in design.info["layers"]] == [multiplier]
+    assert design.info["multipliers"] == {"dsp2": 2, "lut": 0}[multiplier]
+    result = cosim.cosim(design, x, simulator=simulator, seed=3, gap_prob=0.3, stall_prob=0.4, log=lambda *a: None)
+    want = reference.run(net, net.input.type.to_mantissa(x))[net.output_name]
+    np.testing.assert_array_equal(result.mantissas, want.reshape(result.mantissas.shape))
+
+
+def test_packing_needs_narrow_operands_and_paired_lanes():
+    wide = single_conv(weight_type=FixedType(16, 8, True))
+    with pytest.raises(SkiplessError, match=r"layer conv: two products per DSP48 need operands of at most 25 x 18 bits, "
+                                            r"this layer's are 41 x 9 .*use dsp or lut"):
+        rtl.plan(wide, rtl.RTLSettings(multipliers={"conv": "dsp2"}))
+    assert rtl.plan(wide, rtl.RTLSettings(multiplier="dsp2")).convs["conv"].multiplier == "dsp"  # the policy falls back
+    odd = single_conv(cout=3)
+    with pytest.raises(SkiplessError, match="pair output channels, and it has 3"):
+        rtl.plan(odd, rtl.RTLSettings(multipliers={"conv": "dsp2"}))
+    packed = rtl.plan(single_conv(shape=(8, 8, 4), cout=8), rtl.RTLSettings(macs_per_cycle={"conv": 8}, multiplier="dsp2")).convs["conv"]
+    assert packed.po % 2 == 0 and packed.macs_per_cycle == 8 and packed.multipliers == 4
+    with pytest.raises(SkiplessError, match=r"unknown multiplier 'dsp3': use one of dsp, dsp2, lut, auto"):
+        rtl.RTLSettings(multiplier="dsp3")
+    with pytest.raises(SkiplessError, match=r"multipliers names no convolution"):
+        rtl.plan(odd, rtl.RTLSettings(multipliers={"nope": "lut"}))
+
+
 @pytest.mark.cosim
 def test_residual_block_with_pooling_and_dense_is_bit_exact(tmp_path, simulator):
     result, want, design = _simulate(residual_block(), tmp_path, simulator, n=4)

@@ -290,3 +290,30 @@ def test_real_open_rtl_skip_and_noskip_blocks(tmp_path):
         assert report["resources"]["lut"] > 0 and report["resources"]["ff"] > 0
     assert skip["resources"]["dsp"] == noskip["resources"]["dsp"]  # same convs, and a skip multiplies nothing
     assert noskip["resources"]["ff"] < skip["resources"]["ff"]  # no FIFO pointers, output register, add stage
+
+
+@requires_yosys
+def test_multiplier_kinds_map_to_the_dsp48s_the_plan_counts(tmp_path):
+    """Yosys confirms the planner's DSP48 count for each multiplier kind at 8 MACs/cycle of w8a8 products:
+    one DSP48 per product, one per lane pair when packed (the packing's pre-add and rounding constant
+    inside the DSP48: within 2 % of the unpacked design's LUTs), none in LUTs; the LUT multipliers'
+    extra LUTs are what the resource model counts for them, within a quarter."""
+    from skipless import rtl
+    from skipless.fixed import FixedType
+    from skipless.rtl import cost
+
+    from .rtl_networks import single_conv
+
+    net = single_conv(shape=(4, 4, 4), cout=8, weight_type=FixedType(8, 6, True))
+    reports, designs = {}, {}
+    for kind in ("dsp", "dsp2", "lut"):
+        designs[kind] = rtl.write_design(net, tmp_path / kind / "rtl", rtl.RTLSettings(macs_per_cycle={"conv": 8}, multiplier=kind),
+                                         log=lambda *a: None)
+        reports[kind] = yosys_synth(designs[kind].path, log=lambda _: None)
+    for kind, dsp in (("dsp", 8), ("dsp2", 4), ("lut", 0)):
+        assert designs[kind].info["multipliers"] == dsp
+        assert reports[kind]["resources"]["dsp"] == dsp and reports[kind]["cells"].get("DSP48E1", 0) == dsp
+    assert reports["dsp2"]["resources"]["lut"] <= 1.02 * reports["dsp"]["resources"]["lut"]
+    lut_extra = reports["lut"]["resources"]["lut"] - reports["dsp"]["resources"]["lut"]
+    counted = 8 * cost.lut_multiplier_bits(8, 8)
+    assert abs(lut_extra - counted) <= counted / 4, (lut_extra, counted)

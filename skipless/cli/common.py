@@ -145,6 +145,11 @@ def add_rtl_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cycles-per-layer", type=positive_int, default=DEFAULT_CYCLES_PER_LAYER,
                    help="parallelism target: each conv finishes an image within this many cycles")
     p.add_argument("--macs-per-cycle", help="per-layer parallelism, e.g. s1b1_conv1=64,fc=2 (PI x PO)")
+    p.add_argument("--multiplier", choices=("dsp", "dsp2", "lut", "auto"), default=None,
+                   help="how products are made: dsp (one DSP48 each), dsp2 (two per DSP48 where the widths allow), "
+                        "lut (shift-and-add in LUTs), auto (dsp2, and LUTs for <= 4-bit weights when DSPs run out); "
+                        "default: auto with --fit/--target-interval, else dsp")
+    p.add_argument("--multipliers", help="per-layer multiplier kind, e.g. s1b1_conv1=dsp2,fc=lut (overrides --multiplier)")
     p.add_argument("--fit", action="store_true",
                    help="plan the parallelism for --part: the smallest interval whose predicted resources fit")
     p.add_argument("--target-interval", type=positive_int, help="plan every conv to finish an image within this many "
@@ -175,6 +180,18 @@ def parse_macs(text: str | None) -> dict:
     return out
 
 
+def parse_multipliers(text: str | None) -> dict:
+    from skipless.rtl.ops.conv import MULTIPLIERS
+
+    out = {}
+    for item in filter(None, (text or "").split(",")):
+        name, _, kind = item.partition("=")
+        if kind.strip() not in MULTIPLIERS:
+            raise SkiplessError(f"--multipliers wants layer=KIND pairs with KIND one of {', '.join(MULTIPLIERS)}, got {item!r}")
+        out[name.strip()] = kind.strip()
+    return out
+
+
 def build_settings(args):
     """The typed settings of a build from the hls/rtl/cosim options a command has."""
     from skipless.flow import BuildSettings, CosimSettings
@@ -186,6 +203,7 @@ def build_settings(args):
     rtl = None
     if hasattr(args, "cycles_per_layer"):
         rtl = RTLSettings(cycles_per_layer=args.cycles_per_layer, macs_per_cycle=parse_macs(args.macs_per_cycle),
+                          multiplier=args.multiplier, multipliers=parse_multipliers(args.multipliers),
                           clock_period_ns=args.clock_period, part=args.part, fit=args.fit, max_util=args.max_util,
                           target_interval=args.target_interval, allow_overfit=args.allow_overfit)
     cosim = CosimSettings()

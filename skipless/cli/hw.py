@@ -40,13 +40,17 @@ def cmd_csim(args) -> int:
 
 
 def cmd_rtl(args) -> int:
+    from collections import Counter
+
     from skipless import rtl
 
     ds = load_dataset(args)
     for design_id in args.ids:
         design = make_build(design_id, args, ds).rtl()
         info = design.info
-        print(f"{design_id}: {design.path}/{design.top}.v  {info['macs_per_cycle']} MACs/cycle, "
+        kinds = Counter(layer.get("multiplier", "dsp") for layer in info["layers"])
+        print(f"{design_id}: {design.path}/{design.top}.v  {info['macs_per_cycle']} MACs/cycle on {info.get('multipliers', '?')} "
+              f"multipliers ({', '.join(f'{k}: {v} layers' for k, v in sorted(kinds.items()))}), "
               f"~{info['estimated_interval_cycles']} cycles/image")
         for f in info["fifos"]:
             print(f"  skip FIFO {f['name']}: depth {f['depth']} x {f['width']} bits = {f['bits']} bits (lead {f['lead']} beats)")

@@ -5,7 +5,12 @@ What is counted, and how each count was checked against Yosys ``synth_xilinx`` o
 * **DSP48**: one per multiplier lane (PI x PO per convolution) whose product fits the DSP48E1's
   25 x 18 signed multiplier (the engine's product is ``(XW + 1) x WW`` bits); wider ones take
   ``ceil(a/25) x ceil(b/18)``. Yosys maps every lane to a DSP48E1: the six calibration designs
-  match exactly (the shipped calibration).
+  match exactly (the shipped calibration). A layer with two products per multiplier (``dsp2``) takes
+  one DSP48 per lane pair (the weights' packing goes into the DSP48's pre-adder and the rounding
+  constant into its post-adder: no LUT, checked on a toy module with Yosys 0.70); one with LUT
+  multipliers none.
+* **LUT multipliers** (``lut``): counted from their structure, one LUT per adder bit: WW - 1 adders of
+  the product's width per lane (:func:`lut_multiplier_bits`).
 * **BRAM18**: every memory of the design (weight and bias ROMs, convolution window buffers, skip
   FIFOs) by its geometry. ROMs of at least ``BLOCK_ROM_BITS`` carry ``rom_style = "block"``; RAMs
   deeper than ``LUTRAM_MAX_DEPTH`` words go to block RAM (the RAM32M/RAM64M counts of the r8
@@ -42,10 +47,10 @@ import numpy as np
 from skipless.errors import SkiplessError
 from skipless.rtl.emit import BLOCK_ROM_BITS
 from skipless.rtl.graph import Network
+from skipless.rtl.ops.conv import DSP_A, DSP_B
 from skipless.rtl.schedule import Plan
 
 LUTRAM_MAX_DEPTH = 64  # RAMs up to this many words stay in distributed RAM (RAM64M)
-DSP_A, DSP_B = 25, 18  # DSP48E1 multiplier port widths (signed)
 BRAM18_ASPECTS = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 CALIBRATION_FILE = "cost_calibration.json"
 RESOURCES = ("lut", "ff", "dsp", "bram18")
@@ -97,6 +102,12 @@ def dsp_per_lane(in_width: int, weight_width: int) -> int:
     return math.ceil(a / DSP_A) * math.ceil(b / DSP_B)
 
 
+def lut_multiplier_bits(in_width: int, weight_width: int) -> int:
+    """Adder bits of one shift-and-add multiplier (skl_conv MUL = 2): WW - 1 adds of the product's
+    XW + 1 + WW bits."""
+    return (weight_width - 1) * (in_width + 1 + weight_width)
+
+
 def adder_tree(n: int) -> tuple[int, int, int]:
     """(levels, registers, adders) of skl_addtree over ``n`` operands: a balanced binary tree, one register
     after every level (an odd node out is registered as it is)."""
@@ -120,11 +131,15 @@ def mac_pipeline(pi: int, po: int, acc_width: int) -> tuple[int, int]:
 def features(net: Network, plan: Plan) -> dict:
     """What the resource model reads from a plan (also written to design.json, to re-fit it later)."""
     widths = net.stream_widths()
-    dsp = lane_bits = pipeline_ff = tree_adder_bits = 0
+    dsp = lane_bits = pipeline_ff = tree_adder_bits = lut_mult_bits = 0
     for node in net.convs():
         cp, p = plan.convs[node.name], node.params
         lanes = cp.pi * cp.po
-        dsp += lanes * dsp_per_lane(widths[node.inputs[0]], p["weight_type"].width)
+        in_width, ww = widths[node.inputs[0]], p["weight_type"].width
+        if cp.multiplier == "lut":
+            lut_mult_bits += lanes * lut_multiplier_bits(in_width, ww)
+        else:
+            dsp += cp.multipliers * dsp_per_lane(in_width, ww)
         lane_bits += lanes * p["acc_type"].width
         ff, adder = mac_pipeline(cp.pi, cp.po, p["acc_type"].width)
         pipeline_ff += ff
@@ -132,7 +147,7 @@ def features(net: Network, plan: Plan) -> dict:
     mems = memories(net, plan)
     return {"dsp": dsp, "lane_bits": lane_bits, "lut_memory_bits": sum(m.bits for m in mems if not m.in_block_ram),
             "bram18_geometry": sum(m.bram18 for m in mems), "layers": len(net.nodes),
-            "pipeline_ff": pipeline_ff, "tree_adder_bits": tree_adder_bits}
+            "pipeline_ff": pipeline_ff, "tree_adder_bits": tree_adder_bits, "lut_multiplier_bits": lut_mult_bits}
 
 
 TERMS = {  # resource -> the features its linear model reads (and a constant)
@@ -140,13 +155,14 @@ TERMS = {  # resource -> the features its linear model reads (and a constant)
     "ff": ("lane_bits", "lut_memory_bits", "layers"),
     "bram18": ("bram18_geometry",),
 }
-# Counted, not fitted: one flip-flop per MAC pipeline register bit and one LUT per adder-tree bit (a LUT
-# and a carry bit each). A calibration row from RTL before the MAC pipeline has neither feature (0).
-STRUCTURAL = {"lut": "tree_adder_bits", "ff": "pipeline_ff"}
+# Counted, not fitted: one flip-flop per MAC pipeline register bit, one LUT per adder-tree bit and per
+# LUT-multiplier adder bit (a LUT and a carry bit each). A calibration row from RTL before the MAC
+# pipeline or the LUT multipliers lacks those features (0).
+STRUCTURAL = {"lut": ("tree_adder_bits", "lut_multiplier_bits"), "ff": ("pipeline_ff",)}
 
 
 def _structural(feats: dict, resource: str) -> float:
-    return float(feats.get(STRUCTURAL[resource], 0)) if resource in STRUCTURAL else 0.0
+    return float(sum(feats.get(f, 0) for f in STRUCTURAL.get(resource, ())))
 
 
 def _row(feats: dict, resource: str) -> list[float]:

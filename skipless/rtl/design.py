@@ -136,7 +136,8 @@ def describe(net: Network, p: Plan, settings: RTLSettings, streams: list[dict], 
         "settings": settings.to_dict(),
         "interface": {"input": _interface(net, net.input_port, net.input_name), "output": _interface(net, net.output_port, net.output_name)},
         "layers": [
-            {"name": c.name, "macs_per_cycle": c.macs_per_cycle, "pi": c.pi, "po": c.po, "steps_per_pixel": c.steps_per_pixel,
+            {"name": c.name, "macs_per_cycle": c.macs_per_cycle, "pi": c.pi, "po": c.po, "multiplier": c.multiplier,
+             "multipliers": c.multipliers, "steps_per_pixel": c.steps_per_pixel,
              "cycles": c.cycles, "macs": c.macs, "buffer_pixels": c.buffer_pixels, "buffer_bits": c.buffer_bits}
             for c in p.convs.values()
         ],
@@ -147,6 +148,7 @@ def describe(net: Network, p: Plan, settings: RTLSettings, streams: list[dict], 
         ],
         "estimated_interval_cycles": p.interval_cycles,
         "macs_per_cycle": p.macs_per_cycle,
+        "multipliers": p.multipliers,
         "streams": streams,
     }
 
@@ -191,7 +193,7 @@ def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top
     top = ident(top)
     if settings.fit or settings.target_interval is not None:
         chosen = fit.fit(net, settings)  # refuses, before anything is written, a plan that does not fit
-        settings = replace(settings, cycles_per_layer=chosen.cycles_per_layer)
+        settings = replace(settings, cycles_per_layer=chosen.cycles_per_layer, multipliers=chosen.multipliers)
     elif find_part(settings.part) is not None:
         chosen = fit.evaluate(net, settings)
         if not chosen.fits:

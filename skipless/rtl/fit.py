@@ -7,8 +7,14 @@ resources (:mod:`skipless.rtl.cost`) and keeps the first whose every resource st
 ``max_util`` of the part. DSP count only falls as the target grows, so a bisection on it finds the
 start; from there the targets are walked up until LUT, FF and BRAM fit too.
 
-The physical limit is one MAC per DSP48 per cycle: no design of ``M`` MACs per image can have an
-interval below ``M / DSPs``; a ``target_interval`` under it is refused with that number.
+Multipliers: under the ``auto`` policy (the default when fitting) every layer whose widths allow it
+does two products per DSP48 (``dsp2``); when a plan still needs more DSP48s than the budget, layers
+with weights of at most ``LUT_WEIGHT_BITS`` bits move to LUT multipliers, the layer with the most
+DSP48s first, until the DSP48s fit (LUT, FF and BRAM are then checked like any plan's).
+
+The physical limit is one MAC per DSP48 per cycle, two where a layer can pack them: no design of
+``M`` MACs per image can have an interval below ``sum(M_layer / k_layer) / DSPs``; a ``target_interval``
+under it is refused with that number.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from skipless.errors import SkiplessError
 from skipless.parts import PARTS, get_part
 from skipless.rtl import cost
 from skipless.rtl.graph import Network
-from skipless.rtl.ops.conv import Conv
+from skipless.rtl.ops.conv import LUT_WEIGHT_BITS, Conv, can_pack
 from skipless.rtl.schedule import Plan, RTLSettings, plan
 
 
@@ -33,7 +39,8 @@ class Fit:
     features: dict
     predicted: dict  # resource -> count
     available: dict  # resource -> the part's total
-    device_limit_interval: int  # MACs per image / DSPs of the part
+    device_limit_interval: int  # MACs per image / (DSPs of the part x products per DSP)
+    multipliers: dict  # layer -> the multiplier kind the plan uses
 
     @property
     def utilization(self) -> dict:
@@ -51,16 +58,49 @@ class Fit:
         return {"part": self.part, "max_util": self.max_util, "cycles_per_layer": self.cycles_per_layer,
                 "interval_cycles": self.plan.interval_cycles, "predicted": self.predicted, "available": self.available,
                 "utilization": self.utilization, "fits": self.fits, "device_limit_interval": self.device_limit_interval,
-                "features": self.features, "model": "skipless.rtl.cost (DSP and BRAM18 by count, LUT and FF fitted to Yosys)",
+                "multipliers": self.multipliers, "features": self.features, "model": "skipless.rtl.cost (DSP and BRAM18 by count, LUT and FF fitted to Yosys)",
                 "calibration": cost.calibration_label()}
 
 
-def _evaluate(net: Network, settings: RTLSettings, cycles: int, part) -> Fit:
+def _predict(net: Network, settings: RTLSettings, cycles: int) -> tuple[Plan, dict, dict]:
     p = plan(net, replace(settings, cycles_per_layer=cycles))
     feats = cost.features(net, p)
-    macs = sum(c.macs for c in p.convs.values())
-    return Fit(part.name, settings.max_util, cycles, p, feats, cost.predict(feats), {r: part.available()[r] for r in cost.RESOURCES},
-               math.ceil(macs / part.dsp))
+    return p, feats, cost.predict(feats)
+
+
+def device_limit(net: Network, settings: RTLSettings, dsps: int) -> int:
+    """The smallest interval any plan of ``net`` can have on ``dsps`` DSP48s: each layer's MACs per image
+    over the products one DSP48 makes per cycle for it (2 where the policy packs it, 1 else; none for a
+    layer put in LUTs explicitly)."""
+    widths = net.stream_widths()
+    policy = settings.multiplier_policy
+    dsp_cycles = 0.0
+    for node in net.convs():
+        kind = settings.multipliers.get(node.name)
+        if kind == "lut":
+            continue
+        macs = max(Conv.cycle_options(node).values())  # at one MAC per cycle
+        packs = kind == "dsp2" or (kind is None and policy in ("dsp2", "auto")
+                                   and can_pack(widths[node.inputs[0]], node.params["weight_type"].width) and node.shape[2] % 2 == 0)
+        dsp_cycles += macs / (2 if packs else 1)
+    return math.ceil(dsp_cycles / dsps)
+
+
+def _evaluate(net: Network, settings: RTLSettings, cycles: int, part) -> Fit:
+    p, feats, predicted = _predict(net, settings, cycles)
+    if settings.multiplier_policy == "auto":  # DSPs short: narrow-weight layers to LUTs, the largest first
+        budget = settings.max_util * part.dsp
+        movable = sorted((c for c in p.convs.values() if c.multiplier != "lut" and c.name not in settings.multipliers
+                          and net.node(c.name).params["weight_type"].width <= LUT_WEIGHT_BITS), key=lambda c: -c.multipliers)
+        chosen = dict(settings.multipliers)
+        for c in movable:
+            if predicted["dsp"] <= budget:
+                break
+            chosen[c.name] = "lut"
+            settings = replace(settings, multipliers=chosen)
+            p, feats, predicted = _predict(net, settings, cycles)
+    return Fit(part.name, settings.max_util, cycles, p, feats, predicted, {r: part.available()[r] for r in cost.RESOURCES},
+               device_limit(net, settings, part.dsp), {c.name: c.multiplier for c in p.convs.values()})
 
 
 def _targets(net: Network) -> list[int]:
@@ -73,32 +113,46 @@ def evaluate(net: Network, settings: RTLSettings) -> Fit:
     return _evaluate(net, settings, settings.cycles_per_layer, get_part(settings.part))
 
 
-def fit(net: Network, settings: RTLSettings) -> Fit:
-    """The plan with the smallest interval that fits ``settings.part`` within ``settings.max_util``
-    (or the plan at ``settings.target_interval``); raises when none fits, naming the smallest part
-    that would, unless ``settings.allow_overfit``."""
-    part = get_part(settings.part)
+def _search(net: Network, settings: RTLSettings, part) -> Fit:
     if settings.target_interval is not None:
         result = _evaluate(net, settings, settings.target_interval, part)
         if settings.target_interval < result.device_limit_interval:
             raise SkiplessError(f"target interval {settings.target_interval:,} cycles is below the device limit of {part.name}: "
                                 f"{result.device_limit_interval:,} cycles ({sum(c.macs for c in result.plan.convs.values()):,} "
-                                f"MACs per image on {part.dsp} DSPs); ask for at least that")
-    else:
-        targets = _targets(net)
-        lo, hi = 0, len(targets) - 1  # bisect on the DSP count, which only falls as the target grows
-        budget = settings.max_util * part.dsp
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _evaluate(net, settings, targets[mid], part).predicted["dsp"] <= budget:
-                hi = mid
-            else:
-                lo = mid + 1
-        result = _evaluate(net, settings, targets[lo], part)
-        for t in targets[lo + 1 :]:
-            if result.fits:
-                break
-            result = _evaluate(net, settings, t, part)
+                                f"MACs per image on {part.dsp} DSPs, {'two' if settings.multiplier_policy in ('auto', 'dsp2') else 'one'} "
+                                f"per DSP per cycle where the widths allow); ask for at least that")
+        return result
+    targets = _targets(net)
+    lo, hi = 0, len(targets) - 1  # bisect on the DSP count, which only falls as the target grows
+    budget = settings.max_util * part.dsp
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _evaluate(net, settings, targets[mid], part).predicted["dsp"] <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    result = _evaluate(net, settings, targets[lo], part)
+    for t in targets[lo + 1 :]:
+        if result.fits:
+            break
+        result = _evaluate(net, settings, t, part)
+    return result
+
+
+def fit(net: Network, settings: RTLSettings) -> Fit:
+    """The plan with the smallest interval that fits ``settings.part`` within ``settings.max_util``
+    (or the plan at ``settings.target_interval``); raises when none fits, naming the smallest part
+    that would, unless ``settings.allow_overfit``."""
+    part = get_part(settings.part)
+    result = _search(net, settings, part)
+    if not result.fits and settings.multiplier_policy == "auto":
+        # packing pairs output lanes, so a packed layer's slowest plan (PO = 2) is twice as fast, and as
+        # large, as PO = 1: under a very tight budget one product per DSP48 may fit where packing does not
+        try:
+            alone = _search(net, replace(settings, multiplier="dsp"), part)
+        except SkiplessError:  # a target interval under the limit of one product per DSP48
+            alone = result
+        result = alone if alone.fits else result
     if not result.fits and not settings.allow_overfit:
         larger = [p.name for p in sorted(PARTS.values(), key=lambda p: p.dsp)
                   if all(result.predicted[r] <= settings.max_util * p.available()[r] for r in cost.RESOURCES)]

@@ -3,7 +3,8 @@
 Parallelism: a convolution does PI x PO multiply-accumulates per cycle (PI input channels times PO
 output channels), like hls4ml's reuse factor read the other way round. By default each convolution
 gets the smallest PI x PO that finishes an image within ``cycles_per_layer`` cycles; a layer can be
-given an explicit ``macs_per_cycle`` instead.
+given an explicit ``macs_per_cycle`` instead. How the products are made is a second choice per layer
+(``multiplier``: one DSP48 per product, two per DSP48, or LUTs; see :mod:`skipless.rtl.ops.conv`).
 
 Skip FIFOs: an Add reads two branches that leave one fork. The branch that produces its beats sooner
 (the skip) must buffer them until the other (the main branch, with its convolutions' window delays)
@@ -23,7 +24,7 @@ from skipless.errors import SkiplessError
 from skipless.parts import DEFAULT_PART
 from skipless.rtl.graph import Network, Node
 from skipless.rtl.ops import op_of
-from skipless.rtl.ops.conv import ConvPlan
+from skipless.rtl.ops.conv import MULTIPLIERS, ConvPlan
 
 DEFAULT_CYCLES_PER_LAYER = 75_000  # r8 on 32x32 inputs: ~74k cycles per layer, latency < 114k cycles
 
@@ -32,6 +33,12 @@ DEFAULT_CYCLES_PER_LAYER = 75_000  # r8 on 32x32 inputs: ~74k cycles per layer, 
 class RTLSettings:
     cycles_per_layer: int = DEFAULT_CYCLES_PER_LAYER
     macs_per_cycle: dict = field(default_factory=dict)  # layer name -> PI*PO
+    # how products are made: "dsp" (one DSP48 each), "dsp2" (two per DSP48 where the widths allow, else
+    # one), "lut", or "auto" (the fit planner's choice: dsp2 where it can, LUTs for <= 4-bit weights
+    # when DSPs run out); None: "auto" when fitting to the part, else "dsp". A layer's own entry in
+    # multipliers overrides it
+    multiplier: str | None = None
+    multipliers: dict = field(default_factory=dict)  # layer name -> "dsp" | "dsp2" | "lut"
     fifo_depths: dict = field(default_factory=dict)  # add layer name -> depth (overrides the derived one)
     clock_period_ns: float = 6.667
     # the fit-to-part planner (skipless.rtl.fit): with fit, cycles_per_layer is chosen (or target_interval
@@ -50,8 +57,19 @@ class RTLSettings:
             raise SkiplessError(f"clock_period_ns must be > 0, got {self.clock_period_ns}")
         if not 0 < self.max_util <= 1:
             raise SkiplessError(f"max_util must be in (0, 1], got {self.max_util}")
+        if self.multiplier not in (None, *MULTIPLIERS, "auto"):
+            raise SkiplessError(f"unknown multiplier {self.multiplier!r}: use one of {', '.join((*MULTIPLIERS, 'auto'))}")
+        bad = {k: v for k, v in self.multipliers.items() if v not in MULTIPLIERS}
+        if bad:
+            raise SkiplessError(f"unknown multiplier for {', '.join(f'{k}={v}' for k, v in bad.items())}: use one of {', '.join(MULTIPLIERS)}")
         if self.target_interval is not None and self.target_interval < 1:
             raise SkiplessError(f"target_interval must be >= 1 cycle, got {self.target_interval}")
+
+    @property
+    def multiplier_policy(self) -> str:
+        if self.multiplier is not None:
+            return self.multiplier
+        return "auto" if self.fit or self.target_interval is not None else "dsp"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +101,10 @@ class Plan:
     @property
     def macs_per_cycle(self) -> int:
         return sum(c.macs_per_cycle for c in self.convs.values())
+
+    @property
+    def multipliers(self) -> int:
+        return sum(c.multipliers for c in self.convs.values())
 
 
 def needs(net: Network, start: str | None = None) -> dict[str, np.ndarray]:
@@ -148,9 +170,10 @@ def plan_fifo(net: Network, node: Node, settings: RTLSettings) -> FifoPlan:
 
 def plan(net: Network, settings: RTLSettings | None = None) -> Plan:
     settings = settings or RTLSettings()
-    unknown = set(settings.macs_per_cycle) - {n.name for n in net.convs()}
-    if unknown:
-        raise SkiplessError(f"macs_per_cycle names no convolution/dense layer: {sorted(unknown)}; layers are {[n.name for n in net.convs()]}")
+    for option in ("macs_per_cycle", "multipliers"):
+        unknown = set(getattr(settings, option)) - {n.name for n in net.convs()}
+        if unknown:
+            raise SkiplessError(f"{option} names no convolution/dense layer: {sorted(unknown)}; layers are {[n.name for n in net.convs()]}")
     widths = net.stream_widths()
     plans = {n.name: op_of(n).plan(n, widths[n.inputs[0]], settings) for n in net.nodes[1:]}
     convs = {name: p for name, p in plans.items() if p is not None}

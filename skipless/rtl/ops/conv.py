@@ -60,6 +60,28 @@ class Flatten(Importer):
         return None
 
 
+# How a convolution makes its PI x PO products (skl_conv's MUL parameter):
+#   dsp   one multiplier per product (a DSP48 each);
+#   dsp2  two products per multiplier: two output lanes that share an input, packed into one DSP48
+#         multiply (operands of XW + 2WW + 1 <= 25 and XW + 1 <= 18 bits, PO even: w8a8 and narrower;
+#         the weight ROM is the same as for dsp, the DSP48's pre-adder packs the two weights);
+#   lut   shift-and-add in LUTs, no multiplier (meant for weights of 4 bits or fewer).
+MULTIPLIERS = {"dsp": 0, "dsp2": 1, "lut": 2}
+LUT_WEIGHT_BITS = 4  # the planner's "auto" puts layers with weights this narrow in LUTs when DSPs run out
+DSP_A, DSP_B = 25, 18  # DSP48E1 multiplier port widths (signed)
+
+
+def packed_operands(in_width: int, weight_width: int) -> tuple[int, int]:
+    """(packed weight operand, input operand) bit widths of a two-products-per-multiplier lane pair."""
+    return in_width + 2 * weight_width + 1, in_width + 1
+
+
+def can_pack(in_width: int, weight_width: int) -> bool:
+    """Whether two products x * w_lo, x * w_hi fit one DSP48E1 multiply (skl_conv MUL = 1)."""
+    a, b = sorted(packed_operands(in_width, weight_width), reverse=True)
+    return a <= DSP_A and b <= DSP_B
+
+
 @dataclass
 class ConvPlan:
     name: str
@@ -70,10 +92,16 @@ class ConvPlan:
     macs: int  # per image
     buffer_pixels: int
     buffer_bits: int
+    multiplier: str = "dsp"  # a key of MULTIPLIERS
 
     @property
     def macs_per_cycle(self) -> int:
         return self.pi * self.po
+
+    @property
+    def multipliers(self) -> int:
+        """Multiplier instances: PI x PO, half that when two products share one, none in LUTs."""
+        return {"dsp": self.macs_per_cycle, "dsp2": self.macs_per_cycle // 2, "lut": 0}[self.multiplier]
 
 
 def _divisors(n: int) -> list[int]:
@@ -137,6 +165,26 @@ class Conv(Op):
         return {(pi, po): oh * ow * (cout // po) * kh * kw * (cin // pi) for pi in _divisors(cin) for po in _divisors(cout)}
 
     @classmethod
+    def multiplier_for(cls, node: Node, in_width: int, settings) -> str:
+        """The layer's multiplier kind: its own entry in ``settings.multipliers``, else the policy
+        (``auto`` and ``dsp2`` pack where the widths allow, else one per product; the fit planner may
+        then move ``auto``'s narrow-weight layers to LUTs)."""
+        ww = node.params["weight_type"].width
+        own = settings.multipliers.get(node.name)
+        if own is not None:
+            if own == "dsp2" and not can_pack(in_width, ww):
+                a, b = packed_operands(in_width, ww)
+                raise SkiplessError(f"layer {node.name}: two products per DSP48 need operands of at most {DSP_A} x {DSP_B} bits, "
+                                    f"this layer's are {a} x {b} ({in_width}-bit inputs, {ww}-bit weights); use dsp or lut")
+            if own == "dsp2" and node.shape[2] % 2:
+                raise SkiplessError(f"layer {node.name}: two products per DSP48 pair output channels, and it has {node.shape[2]}; use dsp or lut")
+            return own
+        policy = settings.multiplier_policy
+        if policy in ("dsp2", "auto") and can_pack(in_width, ww) and node.shape[2] % 2 == 0:
+            return "dsp2"
+        return "dsp" if policy in ("dsp2", "auto") else policy
+
+    @classmethod
     def plan(cls, node: Node, in_width: int, settings) -> ConvPlan:
         p = node.params
         h, w, cin = p["in_shape"]
@@ -144,20 +192,23 @@ class Conv(Op):
         kh, kw = p["kernel"]
         pixels = oh * ow
         cycles = cls.cycle_options(node)
-        options = list(cycles)
+        multiplier = cls.multiplier_for(node, in_width, settings)
+        # packing pairs output lanes: PO must be even (every option with PO = 1 has a PO = 2 twin)
+        options = [o for o in cycles if multiplier != "dsp2" or o[1] % 2 == 0]
         wanted = settings.macs_per_cycle.get(node.name)
         if wanted is not None:
             exact = [o for o in options if o[0] * o[1] == int(wanted)]
             if not exact:
                 valid = sorted({o[0] * o[1] for o in options})
-                raise SkiplessError(f"layer {node.name}: {wanted} MACs/cycle is not PI x PO with PI | {cin} and PO | {cout}; use one of {valid}")
+                raise SkiplessError(f"layer {node.name}: {wanted} MACs/cycle is not PI x PO with PI | {cin} and PO | {cout}"
+                                    f"{' and PO even (two products per DSP48)' if multiplier == 'dsp2' else ''}; use one of {valid}")
             pi, po = max(exact)
         else:
             fits = [o for o in options if cycles[o] <= settings.cycles_per_layer]
-            pi, po = min(fits, key=lambda o: (o[0] * o[1], -o[0])) if fits else (cin, cout)
+            pi, po = min(fits, key=lambda o: (o[0] * o[1], -o[0])) if fits else max(options)
         buffer_pixels = 1 << clog2((kh - 1) * w + kw + w)
         return ConvPlan(node.name, pi, po, (cout // po) * kh * kw * (cin // pi), cycles[(pi, po)], pixels * kh * kw * cin * cout,
-                        buffer_pixels, buffer_pixels * cin * in_width)
+                        buffer_pixels, buffer_pixels * cin * in_width, multiplier)
 
     @classmethod
     def last_input_index(cls, node: Node) -> np.ndarray:
@@ -251,6 +302,7 @@ class Conv(Op):
             f".SH({p['strides'][0]})", f".SW({p['strides'][1]})", f".PT({p['pad_top']})", f".PL({p['pad_left']})", f".OH({node.shape[0]})", f".OW({node.shape[1]})",
             f".XW({xt.width})", f".XS({int(xt.signed)})", f".WW({p['weight_type'].width})", f".AW({acc.width})",
             f".PSH({acc.frac - xt.frac - p['weight_type'].frac})", f".PI({cp.pi})", f".PO({cp.po})",
+            f".MUL({MULTIPLIERS[cp.multiplier]})",
             f".BUF_AW({clog2(cp.buffer_pixels)})", f".SA_W({sa})", f".GA_W({ga})",
         ]
         top.body += top.inst("skl_conv", params, n, top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", raw) + [

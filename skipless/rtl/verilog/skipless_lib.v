@@ -697,6 +697,17 @@ endmodule
 // and adds PI products into each of PO accumulators. Accumulation is modulo 2^AW (the accumulator
 // type wraps), products are shifted onto the accumulator's binary point by PSH (negative: floor).
 // The accumulators start from the bias word of the group (external ROM, already aligned).
+//
+// MUL chooses how the PI x PO products are made (the planner's choice per layer):
+//   0  one multiplier per product (a DSP48 each after synthesis); weight word: lane o*PI+i, WW bits;
+//   1  two products per multiplier: lanes 2j and 2j+1 share the input x, so one multiply
+//      (w_hi * 2^K + w_lo) * x with K = XW + WW gives both (|w * x| < 2^(K-1)). Adding 2^(K-1) to the
+//      product makes the high field exactly w_hi * x (no borrow from a negative low product) and the
+//      low field w_lo * x with its top bit flipped. Synthesis puts the operand's sum in the DSP48's
+//      pre-adder and the constant in its post-adder (no LUT). Needs PO even and an operand of
+//      XW + 2WW + 1 <= 25 bits beside XW + 1 <= 18 (w8a8 and narrower); the weight word is as for 0;
+//   2  shift-and-add in LUTs: the product is the sum of x << b over the weight's set bits (the sign
+//      bit subtracted), so synthesis sees adders, no multiplier; for narrow weights (<= 4 bits).
 module skl_addtree #(
     parameter integer N = 2,   // operands
     parameter integer W = 16   // width: every sum wraps to W bits, so the order of the additions is free
@@ -778,6 +789,7 @@ module skl_conv #(
     parameter integer PSH = 0,
     parameter integer PI = 1,
     parameter integer PO = 1,
+    parameter integer MUL = 0,  // 0: a multiplier per product, 1: two products per multiplier, 2: LUTs
     parameter integer BUF_AW = 5,
     parameter integer SA_W = 8,  // step address bits: clog2(G*KH*KW*NCH), at least 1
     parameter integer GA_W = 1   // group address bits: clog2(G), at least 1
@@ -975,20 +987,66 @@ module skl_conv #(
     // ---- multiply-accumulate stage ---------------------------------------------------------
     wire [PI*XW-1:0] x_chunk = inb1 ? q1[c1*PI*XW +: PI*XW] : {(PI*XW){1'b0}};
     wire [PO*PI*AW-1:0] terms;
-    genvar o, i;
+    wire [PO*PI*PW-1:0] prods;  // lane o*PI+i: the signed product x_i * w_oi
+    genvar o, i, b;
     generate
-        for (o = 0; o < PO; o = o + 1) begin : g_lane
-            for (i = 0; i < PI; i = i + 1) begin : g_mac
-                wire [XW-1:0] xv = x_chunk[i*XW +: XW];
-                wire signed [XW:0] xs = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
-                wire signed [WW-1:0] wv = w_data[(o*PI+i)*WW +: WW];
-                wire signed [PW-1:0] prod = xs * wv;
-                wire signed [EW-1:0] prod_ext = {{(EW-PW){prod[PW-1]}}, prod};
-                /* verilator lint_off UNUSEDSIGNAL */  // bits above the accumulator width wrap away
-                wire signed [EW-1:0] term = (PSH >= 0) ? (prod_ext <<< (PSH >= 0 ? PSH : 0)) : (prod_ext >>> (PSH < 0 ? -PSH : 0));
-                /* verilator lint_on UNUSEDSIGNAL */
-                assign terms[(o*PI+i)*AW +: AW] = term[AW-1:0];
+        if (MUL == 1) begin : g_packed
+            localparam integer K = XW + WW;         // each product fits K signed bits
+            localparam integer OPW = K + WW + 1;    // the packed weight operand
+            localparam integer MW = OPW + XW + 1;   // its product with x
+            for (o = 0; o < PO / 2; o = o + 1) begin : g_pair
+                for (i = 0; i < PI; i = i + 1) begin : g_mac
+                    wire [XW-1:0] xv = x_chunk[i*XW +: XW];
+                    wire signed [XW:0] xs = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
+                    wire signed [WW-1:0] w_lo = w_data[((2*o)*PI+i)*WW +: WW];
+                    wire signed [WW-1:0] w_hi = w_data[((2*o+1)*PI+i)*WW +: WW];
+                    /* verilator lint_off WIDTHEXPAND */
+                    wire signed [OPW-1:0] wp = (w_hi <<< K) + w_lo;
+                    /* verilator lint_off UNUSEDSIGNAL */  // bits above the two fields are sign copies
+                    wire signed [MW-1:0] m = wp * xs + (1 <<< (K - 1));
+                    /* verilator lint_on UNUSEDSIGNAL */
+                    /* verilator lint_on WIDTHEXPAND */
+                    wire [K-1:0] lo = {~m[K-1], m[K-2:0]};
+                    wire [K-1:0] hi = m[2*K-1:K];
+                    assign prods[((2*o)*PI+i)*PW +: PW] = {{(PW-K){lo[K-1]}}, lo};
+                    assign prods[((2*o+1)*PI+i)*PW +: PW] = {{(PW-K){hi[K-1]}}, hi};
+                end
             end
+        end else begin : g_one_per_product
+            for (o = 0; o < PO; o = o + 1) begin : g_lane
+                for (i = 0; i < PI; i = i + 1) begin : g_mac
+                    wire [XW-1:0] xv = x_chunk[i*XW +: XW];
+                    wire signed [XW:0] xs = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
+                    wire signed [WW-1:0] wv = w_data[(o*PI+i)*WW +: WW];
+                    if (MUL == 2) begin : g_lut
+                        // sum of x << b over the weight's bits, the sign bit's term subtracted
+                        wire signed [PW-1:0] xe = {{(PW-XW-1){xs[XW]}}, xs};
+                        wire [WW*PW-1:0] part;  // part b: the sum over bits 0..b
+                        for (b = 0; b < WW; b = b + 1) begin : g_bit
+                            wire signed [PW-1:0] sh = xe <<< b;
+                            wire signed [PW-1:0] bit_term = wv[b] ? sh : {PW{1'b0}};
+                            if (b == 0) begin : g_first
+                                assign part[0 +: PW] = (WW == 1) ? -bit_term : bit_term;
+                            end else if (b == WW - 1) begin : g_sign
+                                assign part[b*PW +: PW] = part[(b-1)*PW +: PW] - bit_term;
+                            end else begin : g_add
+                                assign part[b*PW +: PW] = part[(b-1)*PW +: PW] + bit_term;
+                            end
+                        end
+                        assign prods[(o*PI+i)*PW +: PW] = part[(WW-1)*PW +: PW];
+                    end else begin : g_dsp
+                        assign prods[(o*PI+i)*PW +: PW] = xs * wv;
+                    end
+                end
+            end
+        end
+        for (o = 0; o < PO * PI; o = o + 1) begin : g_term
+            wire signed [PW-1:0] prod = prods[o*PW +: PW];
+            wire signed [EW-1:0] prod_ext = {{(EW-PW){prod[PW-1]}}, prod};
+            /* verilator lint_off UNUSEDSIGNAL */  // bits above the accumulator width wrap away
+            wire signed [EW-1:0] term = (PSH >= 0) ? (prod_ext <<< (PSH >= 0 ? PSH : 0)) : (prod_ext >>> (PSH < 0 ? -PSH : 0));
+            /* verilator lint_on UNUSEDSIGNAL */
+            assign terms[o*AW +: AW] = term[AW-1:0];
         end
     endgenerate
 
