@@ -116,7 +116,7 @@ def _extremes(net, seed=5):
 
 @pytest.mark.cosim
 @pytest.mark.parametrize("multiplier", ["dsp2", "lut"])
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in ("3x3-s1-same", "dense", "unsigned-in-cast-out") else c
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if not c.startswith("w8-") else c
                                   for c in MULTIPLIER_CASES])
 def test_packed_and_lut_multipliers_are_bit_exact_under_gaps_and_backpressure(case, multiplier, tmp_path, simulator):
     """Two products per DSP48 (a shared input, two weights in one multiply) and shift-and-add LUT

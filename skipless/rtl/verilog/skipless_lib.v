@@ -831,15 +831,27 @@ module skl_conv #(
 
     /* verilator lint_off WIDTHEXPAND */
     /* verilator lint_off WIDTHTRUNC */
-    wire signed [15:0] row_last = (row0 + KH - 1 > H - 1) ? H - 1 : row0 + KH - 1;
-    wire signed [15:0] col_last = (col0 + KW - 1 > W - 1) ? W - 1 : col0 + KW - 1;
     wire signed [15:0] row_first = (row0 < 0) ? 16'sd0 : row0;
     wire signed [15:0] col_first = (col0 < 0) ? 16'sd0 : col0;
     // The next output row's windows start at column 0 of its first row: while that row is this
     // window's first row (top padding), its pixels left of the window are still needed.
     wire signed [15:0] row_next = (row0 + SH < 0) ? 16'sd0 : row0 + SH;
     wire keep_row = (oy != OH - 1) && (row_next == row_first);
-    wire [31:0] need = base + row_last * W + col_last;   // last input pixel of the window
+    // `need`, the raster index of the last input pixel of the window, is a register: loaded when a
+    // pixel's last step issues, with the next pixel's value computed ahead from the next pixel's
+    // coordinates, so the window test reads a register and no path runs from the window state through
+    // the test and the issue logic back into it.
+    wire wrap_row = (ox == OW - 1);
+    wire wrap_image = wrap_row && (oy == OH - 1);
+    wire signed [15:0] row0_nx = wrap_image ? -PT : wrap_row ? row0 + SH : row0;
+    wire signed [15:0] col0_nx = wrap_row ? -PL : col0 + SW;
+    wire [31:0] base_nx = wrap_image ? base + H * W : base;
+    wire signed [15:0] row_last_nx = (row0_nx + KH - 1 > H - 1) ? H - 1 : row0_nx + KH - 1;
+    wire signed [15:0] col_last_nx = (col0_nx + KW - 1 > W - 1) ? W - 1 : col0_nx + KW - 1;
+    wire [31:0] need_nx = base_nx + row_last_nx * W + col_last_nx;
+    localparam integer ROW_LAST0 = (KH - 1 - PT > H - 1) ? H - 1 : KH - 1 - PT;  // the first pixel's window
+    localparam integer COL_LAST0 = (KW - 1 - PL > W - 1) ? W - 1 : KW - 1 - PL;
+    reg [31:0] need;
     wire [31:0] oldest = base + row_first * W + (keep_row ? 16'sd0 : col_first);  // first pixel still needed
     wire [31:0] have = wr_cnt - need;                     // > 0: the window is complete
     wire win_ok = (have != 32'd0) && !have[31];
@@ -928,6 +940,7 @@ module skl_conv #(
             kx <= 16'd0;
             c <= 16'd0;
             step <= {SA_W{1'b0}};
+            need <= ROW_LAST0 * W + COL_LAST0;
             v1 <= 1'b0;
             first1 <= 1'b0;
             last1 <= 1'b0;
@@ -960,6 +973,7 @@ module skl_conv #(
                 end
                 if (pixel_end) begin
                     step <= {SA_W{1'b0}};
+                    need <= need_nx;
                     if (ox == OW - 1) begin
                         ox <= 16'd0;
                         col0 <= -PL;
