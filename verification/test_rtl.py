@@ -114,10 +114,12 @@ def _extremes(net, seed=5):
     return xt.to_float(m)
 
 
+FAST_MULTIPLIER_CASES = {("w8-extremes-signed", "dsp2"), ("w8-extremes-unsigned", "lut")}  # the rest: nightly
+
+
 @pytest.mark.cosim
-@pytest.mark.parametrize("multiplier", ["dsp2", "lut"])
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if not c.startswith("w8-") else c
-                                  for c in MULTIPLIER_CASES])
+@pytest.mark.parametrize("case, multiplier", [
+    pytest.param(c, m, marks=() if (c, m) in FAST_MULTIPLIER_CASES else pytest.mark.slow) for c in MULTIPLIER_CASES for m in ("dsp2", "lut")])
 def test_packed_and_lut_multipliers_are_bit_exact_under_gaps_and_backpressure(case, multiplier, tmp_path, simulator):
     """Two products per DSP48 (a shared input, two weights in one multiply) and shift-and-add LUT
     multipliers give the same outputs as the reference, at 4 MACs/cycle (two lane pairs)."""
