@@ -26,7 +26,7 @@ from skipless.errors import SkiplessError
 from skipless.parts import PARTS, get_part
 from skipless.rtl import cost
 from skipless.rtl.graph import Network
-from skipless.rtl.ops.conv import LUT_WEIGHT_BITS, Conv, can_pack
+from skipless.rtl.ops.conv import LUT_WEIGHT_BITS, Conv
 from skipless.rtl.schedule import Plan, RTLSettings, plan
 
 
@@ -70,19 +70,15 @@ def _predict(net: Network, settings: RTLSettings, cycles: int) -> tuple[Plan, di
 
 def device_limit(net: Network, settings: RTLSettings, dsps: int) -> int:
     """The smallest interval any plan of ``net`` can have on ``dsps`` DSP48s: each layer's MACs per image
-    over the products one DSP48 makes per cycle for it (2 where the policy packs it, 1 else; none for a
-    layer put in LUTs explicitly)."""
+    over the products one DSP48 makes per cycle for it (2 where it is packed, 1 else; none for a layer
+    in LUTs)."""
     widths = net.stream_widths()
-    policy = settings.multiplier_policy
     dsp_cycles = 0.0
     for node in net.convs():
-        kind = settings.multipliers.get(node.name)
-        if kind == "lut":
-            continue
-        macs = max(Conv.cycle_options(node).values())  # at one MAC per cycle
-        packs = kind == "dsp2" or (kind is None and policy in ("dsp2", "auto")
-                                   and can_pack(widths[node.inputs[0]], node.params["weight_type"].width) and node.shape[2] % 2 == 0)
-        dsp_cycles += macs / (2 if packs else 1)
+        kind = Conv.multiplier_for(node, widths[node.inputs[0]], settings)
+        if kind != "lut":
+            macs = max(Conv.cycle_options(node).values())  # at one MAC per cycle
+            dsp_cycles += macs / (2 if kind == "dsp2" else 1)
     return math.ceil(dsp_cycles / dsps)
 
 
