@@ -124,6 +124,28 @@ def test_cache_hit_does_no_work(synthesized, monkeypatch):
 
 
 @requires_yosys
+def test_two_syntheses_of_one_design_run_yosys_once(synthesized, tmp_path, monkeypatch):
+    """A second `skipless synth` of a design being synthesized waits for the first and takes its report
+    (two processes used to run Yosys side by side on the same design)."""
+    import threading
+
+    from skipless.synth import yosys
+
+    folder = copy_design(synthesized[0], tmp_path / "rtl")
+    (folder / "synth_yosys.json").unlink()  # no report yet: the first caller must run Yosys
+    runs, real_run = [], yosys.run_yosys
+    monkeypatch.setattr(yosys, "run_yosys", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    reports = []
+    callers = [threading.Thread(target=lambda: reports.append(yosys_synth(folder, log=lambda _: None))) for _ in range(2)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert len(runs) == 1 and len(reports) == 2
+    assert reports[0]["resources"] == reports[1]["resources"] == synthesized[1]["resources"]
+
+
+@requires_yosys
 def test_cosim_latency_is_taken_without_resynthesis(synthesized, tmp_path, monkeypatch):
     folder = copy_design(synthesized[0], tmp_path / "rtl")
     (folder / "cosim.json").write_text(json.dumps({"latency_cycles": 1500, "interval_cycles": 1024, "images": 4}))

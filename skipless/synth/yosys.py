@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from skipless.errors import SkiplessError
+from skipless.fileio import exclusive
 from skipless.parts import DEFAULT_PART, Part, get_part
 from skipless.provenance import provenance
 from skipless.rtl.design import RTLDesign
@@ -330,6 +331,13 @@ def yosys_synth(
     """
     rtl_dir = Path(rtl_dir)
     target = get_part(part)
+    load_design(rtl_dir)  # a missing or edited design is refused before the lock folder is made
+    # one synthesis of a design at a time: a second caller waits, then finds the first one's report
+    with exclusive(rtl_dir / ".synth_yosys_lock", "Yosys synthesis of", wait=True):
+        return _synth(rtl_dir, target, force, timeout, log)
+
+
+def _synth(rtl_dir: Path, target, force: bool, timeout: float | None, log) -> dict:
     design = load_design(rtl_dir)
     digest = rtl_hash(rtl_dir, design)
     key = cache_key(digest, target)
