@@ -848,7 +848,28 @@ module skl_conv #(
     wire [31:0] base_nx = wrap_image ? base + H * W : base;
     wire signed [15:0] row_last_nx = (row0_nx + KH - 1 > H - 1) ? H - 1 : row0_nx + KH - 1;
     wire signed [15:0] col_last_nx = (col0_nx + KW - 1 > W - 1) ? W - 1 : col0_nx + KW - 1;
-    wire [31:0] need_nx = base_nx + row_last_nx * W + col_last_nx;
+    // With at least three steps per pixel the look-ahead takes two registered cycles (the coordinates it
+    // reads change only when a pixel's last step issues, and the next such issue is >= 3 cycles later):
+    // the clip, then the sum. With fewer, it is one combinational sum.
+    localparam integer STEPS = G * KH * KW * NCH;
+    wire [31:0] need_nx;
+    generate
+        if (STEPS >= 3) begin : g_need_staged
+            reg signed [15:0] row_last_r;
+            reg signed [15:0] col_last_r;
+            reg [31:0] base_r;
+            reg [31:0] need_nx_r;
+            always @(posedge clk) begin
+                row_last_r <= row_last_nx;
+                col_last_r <= col_last_nx;
+                base_r <= base_nx;
+                need_nx_r <= base_r + row_last_r * W + col_last_r;
+            end
+            assign need_nx = need_nx_r;
+        end else begin : g_need_comb
+            assign need_nx = base_nx + row_last_nx * W + col_last_nx;
+        end
+    endgenerate
     localparam integer ROW_LAST0 = (KH - 1 - PT > H - 1) ? H - 1 : KH - 1 - PT;  // the first pixel's window
     localparam integer COL_LAST0 = (KW - 1 - PL > W - 1) ? W - 1 : KW - 1 - PL;
     reg [31:0] need;
