@@ -48,8 +48,8 @@ def cmd_rtl(args) -> int:
     for design_id in args.ids:
         design = make_build(design_id, args, ds).rtl()
         info = design.info
-        kinds = Counter(layer.get("multiplier", "dsp") for layer in info["layers"])
-        print(f"{design_id}: {design.path}/{design.top}.v  {info['macs_per_cycle']} MACs/cycle on {info.get('multipliers', '?')} "
+        kinds = Counter(layer["multiplier"] for layer in info["layers"])
+        print(f"{design_id}: {design.path}/{design.top}.v  {info['macs_per_cycle']} MACs/cycle on {info['multipliers']} "
               f"multipliers ({', '.join(f'{k}: {v} layers' for k, v in sorted(kinds.items()))}), "
               f"~{info['estimated_interval_cycles']} cycles/image")
         for f in info["fifos"]:

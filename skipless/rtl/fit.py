@@ -77,8 +77,7 @@ def device_limit(net: Network, settings: RTLSettings, dsps: int) -> int:
     for node in net.convs():
         kind = Conv.multiplier_for(node, widths[node.inputs[0]], settings)
         if kind != "lut":
-            macs = max(Conv.cycle_options(node).values())  # at one MAC per cycle
-            dsp_cycles += macs / (2 if kind == "dsp2" else 1)
+            dsp_cycles += Conv.macs(node) / (2 if kind == "dsp2" else 1)
     return math.ceil(dsp_cycles / dsps)
 
 

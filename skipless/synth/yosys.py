@@ -48,6 +48,7 @@ from skipless.tools import find_yosys
 
 COSIM_FILE = "cosim.json"
 LOG_FILE = "synth_yosys.log"
+LOCK_DIR = ".synth_yosys_lock"  # holds the flock that lets one synthesis of a design run at a time
 FLOW = "yosys"
 # Bumped when the script or the way its output is read changes, so that older cached reports are redone.
 SCRIPT_VERSION = 2  # 2: the timing estimate (skipless.synth.timing)
@@ -333,7 +334,7 @@ def yosys_synth(
     target = get_part(part)
     load_design(rtl_dir)  # a missing or edited design is refused before the lock folder is made
     # one synthesis of a design at a time: a second caller waits, then finds the first one's report
-    with exclusive(rtl_dir / ".synth_yosys_lock", "Yosys synthesis of", wait=True):
+    with exclusive(rtl_dir / LOCK_DIR, "Yosys synthesis of", wait=True):
         return _synth(rtl_dir, target, force, timeout, log)
 
 

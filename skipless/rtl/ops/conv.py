@@ -165,6 +165,12 @@ class Conv(Op):
         return {(pi, po): oh * ow * (cout // po) * kh * kw * (cin // pi) for pi in _divisors(cin) for po in _divisors(cout)}
 
     @classmethod
+    def macs(cls, node: Node) -> int:
+        """Multiply-accumulates per image."""
+        cin, (oh, ow, cout), (kh, kw) = node.params["in_shape"][2], node.shape, node.params["kernel"]
+        return oh * ow * kh * kw * cin * cout
+
+    @classmethod
     def multiplier_for(cls, node: Node, in_width: int, settings) -> str:
         """The layer's multiplier kind: its own entry in ``settings.multipliers``, else the policy
         (``auto`` and ``dsp2`` pack where the widths allow, else one per product; the fit planner may
@@ -188,9 +194,8 @@ class Conv(Op):
     def plan(cls, node: Node, in_width: int, settings) -> ConvPlan:
         p = node.params
         h, w, cin = p["in_shape"]
-        oh, ow, cout = node.shape
+        cout = node.shape[2]
         kh, kw = p["kernel"]
-        pixels = oh * ow
         cycles = cls.cycle_options(node)
         multiplier = cls.multiplier_for(node, in_width, settings)
         # packing pairs output lanes: PO must be even (every option with PO = 1 has a PO = 2 twin)
@@ -207,7 +212,7 @@ class Conv(Op):
             fits = [o for o in options if cycles[o] <= settings.cycles_per_layer]
             pi, po = min(fits, key=lambda o: (o[0] * o[1], -o[0])) if fits else max(options)
         buffer_pixels = 1 << clog2((kh - 1) * w + kw + w)
-        return ConvPlan(node.name, pi, po, (cout // po) * kh * kw * (cin // pi), cycles[(pi, po)], pixels * kh * kw * cin * cout,
+        return ConvPlan(node.name, pi, po, (cout // po) * kh * kw * (cin // pi), cycles[(pi, po)], cls.macs(node),
                         buffer_pixels, buffer_pixels * cin * in_width, multiplier)
 
     @classmethod

@@ -841,6 +841,7 @@ module skl_conv #(
     // pixel's last step issues, with the next pixel's value computed ahead from the next pixel's
     // coordinates, so the window test reads a register and no path runs from the window state through
     // the test and the issue logic back into it.
+    // The next pixel's coordinates (the issue stage moves to them when a pixel's last step issues).
     wire wrap_row = (ox == OW - 1);
     wire wrap_image = wrap_row && (oy == OH - 1);
     wire signed [15:0] row0_nx = wrap_image ? -PT : wrap_row ? row0 + SH : row0;
@@ -995,21 +996,11 @@ module skl_conv #(
                 if (pixel_end) begin
                     step <= {SA_W{1'b0}};
                     need <= need_nx;
-                    if (ox == OW - 1) begin
-                        ox <= 16'd0;
-                        col0 <= -PL;
-                        if (oy == OH - 1) begin
-                            oy <= 16'd0;
-                            row0 <= -PT;
-                            base <= base + H * W;
-                        end else begin
-                            oy <= oy + 1;
-                            row0 <= row0 + SH;
-                        end
-                    end else begin
-                        ox <= ox + 1;
-                        col0 <= col0 + SW;
-                    end
+                    row0 <= row0_nx;
+                    col0 <= col0_nx;
+                    base <= base_nx;
+                    ox <= wrap_row ? 16'd0 : ox + 1;
+                    if (wrap_row) oy <= wrap_image ? 16'd0 : oy + 1;
                 end else begin
                     step <= step + 1'b1;
                 end
@@ -1023,16 +1014,20 @@ module skl_conv #(
     wire [PI*XW-1:0] x_chunk = inb1 ? q1[c1*PI*XW +: PI*XW] : {(PI*XW){1'b0}};
     wire [PO*PI*AW-1:0] terms;
     wire [PO*PI*PW-1:0] prods;  // lane o*PI+i: the signed product x_i * w_oi
+    wire [PI*(XW+1)-1:0] x_ext;  // input i as a signed XW+1-bit operand (zero-extended when unsigned)
     genvar o, i, b;
     generate
+        for (i = 0; i < PI; i = i + 1) begin : g_x
+            wire [XW-1:0] xv = x_chunk[i*XW +: XW];
+            assign x_ext[i*(XW+1) +: XW+1] = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
+        end
         if (MUL == 1) begin : g_packed
             localparam integer K = XW + WW;         // each product fits K signed bits
             localparam integer OPW = K + WW + 1;    // the packed weight operand
             localparam integer MW = OPW + XW + 1;   // its product with x
             for (o = 0; o < PO / 2; o = o + 1) begin : g_pair
                 for (i = 0; i < PI; i = i + 1) begin : g_mac
-                    wire [XW-1:0] xv = x_chunk[i*XW +: XW];
-                    wire signed [XW:0] xs = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
+                    wire signed [XW:0] xs = x_ext[i*(XW+1) +: XW+1];
                     wire signed [WW-1:0] w_lo = w_data[((2*o)*PI+i)*WW +: WW];
                     wire signed [WW-1:0] w_hi = w_data[((2*o+1)*PI+i)*WW +: WW];
                     /* verilator lint_off WIDTHEXPAND */
@@ -1050,8 +1045,7 @@ module skl_conv #(
         end else begin : g_one_per_product
             for (o = 0; o < PO; o = o + 1) begin : g_lane
                 for (i = 0; i < PI; i = i + 1) begin : g_mac
-                    wire [XW-1:0] xv = x_chunk[i*XW +: XW];
-                    wire signed [XW:0] xs = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
+                    wire signed [XW:0] xs = x_ext[i*(XW+1) +: XW+1];
                     wire signed [WW-1:0] wv = w_data[(o*PI+i)*WW +: WW];
                     if (MUL == 2) begin : g_lut
                         // sum of x << b over the weight's bits, the sign bit's term subtracted
