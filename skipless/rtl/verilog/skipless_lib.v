@@ -820,6 +820,8 @@ module skl_conv #(
     // ---- issue stage: output pixel (oy, ox), step counters --------------------------------
     reg [15:0] oy;
     reg [15:0] ox;
+    reg wrap_row;            // ox == OW - 1: this pixel ends its row
+    reg last_row;            // oy == OH - 1
     reg signed [15:0] row0;  // oy*SH - PT
     reg signed [15:0] col0;  // ox*SW - PL
     reg [31:0] base;         // raster index of this image's first pixel
@@ -836,19 +838,26 @@ module skl_conv #(
     // The next output row's windows start at column 0 of its first row: while that row is this
     // window's first row (top padding), its pixels left of the window are still needed.
     wire signed [15:0] row_next = (row0 + SH < 0) ? 16'sd0 : row0 + SH;
-    wire keep_row = (oy != OH - 1) && (row_next == row_first);
+    wire keep_row = !last_row && (row_next == row_first);
     // `need`, the raster index of the last input pixel of the window, is a register: loaded when a
     // pixel's last step issues, with the next pixel's value computed ahead from the next pixel's
     // coordinates, so the window test reads a register and no path runs from the window state through
     // the test and the issue logic back into it.
     // The next pixel's coordinates (the issue stage moves to them when a pixel's last step issues).
-    wire wrap_row = (ox == OW - 1);
-    wire wrap_image = wrap_row && (oy == OH - 1);
+    // Whether this pixel ends its row and its image are registers (wrap_row, last_row), kept with ox and
+    // oy, so no equality test of the counters sits in front of the look-ahead.
+    wire wrap_image = wrap_row && last_row;
     wire signed [15:0] row0_nx = wrap_image ? -PT : wrap_row ? row0 + SH : row0;
     wire signed [15:0] col0_nx = wrap_row ? -PL : col0 + SW;
     wire [31:0] base_nx = wrap_image ? base + H * W : base;
-    wire signed [15:0] row_last_nx = (row0_nx + KH - 1 > H - 1) ? H - 1 : row0_nx + KH - 1;
-    wire signed [15:0] col_last_nx = (col0_nx + KW - 1 > W - 1) ? W - 1 : col0_nx + KW - 1;
+    // The last row and column of the next window, clipped to the image: each candidate is compared
+    // and summed from row0/col0 directly (in parallel), then selected by the wrap flags.
+    localparam integer ROW_LAST0 = (KH - 1 - PT > H - 1) ? H - 1 : KH - 1 - PT;  // the first pixel's window
+    localparam integer COL_LAST0 = (KW - 1 - PL > W - 1) ? W - 1 : KW - 1 - PL;
+    wire signed [15:0] row_last_same = (row0 > H - KH) ? H - 1 : row0 + KH - 1;
+    wire signed [15:0] row_last_down = (row0 > H - SH - KH) ? H - 1 : row0 + SH + KH - 1;
+    wire signed [15:0] row_last_nx = wrap_image ? ROW_LAST0 : wrap_row ? row_last_down : row_last_same;
+    wire signed [15:0] col_last_nx = wrap_row ? COL_LAST0 : (col0 > W - SW - KW) ? W - 1 : col0 + SW + KW - 1;
     // With at least three steps per pixel the look-ahead takes two registered cycles (the coordinates it
     // reads change only when a pixel's last step issues, and the next such issue is >= 3 cycles later):
     // the clip, then the sum. With fewer, it is one combinational sum.
@@ -871,8 +880,6 @@ module skl_conv #(
             assign need_nx = base_nx + row_last_nx * W + col_last_nx;
         end
     endgenerate
-    localparam integer ROW_LAST0 = (KH - 1 - PT > H - 1) ? H - 1 : KH - 1 - PT;  // the first pixel's window
-    localparam integer COL_LAST0 = (KW - 1 - PL > W - 1) ? W - 1 : KW - 1 - PL;
     reg [31:0] need;
     wire [31:0] oldest = base + row_first * W + (keep_row ? 16'sd0 : col_first);  // first pixel still needed
     wire [31:0] have = wr_cnt - need;                     // > 0: the window is complete
@@ -954,6 +961,8 @@ module skl_conv #(
         if (!rst_n) begin
             oy <= 16'd0;
             ox <= 16'd0;
+            wrap_row <= (OW == 1);
+            last_row <= (OH == 1);
             row0 <= -PT;
             col0 <= -PL;
             base <= 32'd0;
@@ -1000,7 +1009,11 @@ module skl_conv #(
                     col0 <= col0_nx;
                     base <= base_nx;
                     ox <= wrap_row ? 16'd0 : ox + 1;
-                    if (wrap_row) oy <= wrap_image ? 16'd0 : oy + 1;
+                    wrap_row <= wrap_row ? (OW == 1) : (ox == OW - 2);
+                    if (wrap_row) begin
+                        oy <= wrap_image ? 16'd0 : oy + 1;
+                        last_row <= wrap_image ? (OH == 1) : (oy == OH - 2);
+                    end
                 end else begin
                     step <= step + 1'b1;
                 end
