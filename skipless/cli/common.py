@@ -215,8 +215,11 @@ def build_settings(args):
 def make_build(design_id: str, args, dataset=None):
     from pathlib import Path
 
+    from skipless.fileio import writable_dir
     from skipless.flow import Build
 
+    if args.projects_dir:  # refused before any model is built, not after
+        writable_dir(args.projects_dir, "projects")
     folder = Path(args.projects_dir) / design_id if args.projects_dir else None
     return Build(design_id, build_settings(args), folder=folder, dataset=dataset)
 

@@ -120,12 +120,15 @@ def adder_tree(n: int) -> tuple[int, int, int]:
     return levels, registers, adders
 
 
-def mac_pipeline(pi: int, po: int, acc_width: int) -> tuple[int, int]:
-    """(flip-flops, adder bits) of one convolution's MAC pipeline (skl_conv + skl_addtree): PO lanes, each
-    registering PI products and a bias operand, then a registered adder tree over those PI + 1 operands
-    of the accumulator's width, and four flag bits per stage."""
+def mac_pipeline(pi: int, po: int, acc_width: int, in_width: int, weight_width: int, multiplier: str) -> tuple[int, int]:
+    """(flip-flops, adder bits) of one convolution's MAC pipeline (skl_conv + skl_addtree): the operand
+    stage (PI inputs of XW + 1 bits, a bias operand per lane, and the PI x PO weights when they feed LUT
+    multipliers: Yosys puts a DSP48's weight register inside it, measured on the packed r8-skip), then
+    PO lanes each registering PI products and that bias, then a registered adder tree over those PI + 1
+    operands of the accumulator's width, and four flag bits per stage."""
     levels, registers, adders = adder_tree(pi + 1)
-    return po * (pi + 1 + registers) * acc_width + 4 * (1 + levels), po * adders * acc_width
+    operands = pi * (in_width + 1) + po * acc_width + (pi * po * weight_width if multiplier == "lut" else 0)
+    return operands + po * (pi + 1 + registers) * acc_width + 4 * (2 + levels), po * adders * acc_width
 
 
 def features(net: Network, plan: Plan) -> dict:
@@ -141,7 +144,7 @@ def features(net: Network, plan: Plan) -> dict:
         else:
             dsp += cp.multipliers * dsp_per_lane(in_width, ww)
         lane_bits += lanes * p["acc_type"].width
-        ff, adder = mac_pipeline(cp.pi, cp.po, p["acc_type"].width)
+        ff, adder = mac_pipeline(cp.pi, cp.po, p["acc_type"].width, in_width, ww, cp.multiplier)
         pipeline_ff += ff
         tree_adder_bits += adder
     mems = memories(net, plan)

@@ -232,9 +232,9 @@ class Conv(Op):
 
     @classmethod
     def register_stages(cls, node: Node) -> int:
-        # the output register and the requantization after it, plus the MAC pipeline (products, then
-        # the adder tree over PI + 1 operands: at most 1 + clog2(CIN + 1) registers, PI <= CIN)
-        return 2 + 1 + clog2(node.params["in_shape"][2] + 1)
+        # the output register and the requantization after it, plus the MAC pipeline (operands, products,
+        # then the adder tree over PI + 1 operands: at most 2 + clog2(CIN + 1) registers, PI <= CIN)
+        return 2 + 2 + clog2(node.params["in_shape"][2] + 1)
 
     # ---------------------------------------------------------------- reference
 

@@ -1027,12 +1027,18 @@ module skl_conv #(
     wire [PI*XW-1:0] x_chunk = inb1 ? q1[c1*PI*XW +: PI*XW] : {(PI*XW){1'b0}};
     wire [PO*PI*AW-1:0] terms;
     wire [PO*PI*PW-1:0] prods;  // lane o*PI+i: the signed product x_i * w_oi
-    wire [PI*(XW+1)-1:0] x_ext;  // input i as a signed XW+1-bit operand (zero-extended when unsigned)
+    wire [PI*(XW+1)-1:0] x_in;  // input i as a signed XW+1-bit operand (zero-extended when unsigned)
+    // The operand stage: the inputs, the weights (straight from the ROM), and each lane's bias operand
+    // are registered before the multipliers (Yosys puts these registers in the DSP48s' A/B/D inputs),
+    // so no path runs from a block RAM's output through a multiplier.
+    reg [PI*(XW+1)-1:0] x_op;
+    reg [PO*PI*WW-1:0] w_op;
+    reg [PO*AW-1:0] b_op;  // the bias on a pixel group's first step, else 0
     genvar o, i, b;
     generate
         for (i = 0; i < PI; i = i + 1) begin : g_x
             wire [XW-1:0] xv = x_chunk[i*XW +: XW];
-            assign x_ext[i*(XW+1) +: XW+1] = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
+            assign x_in[i*(XW+1) +: XW+1] = (XS != 0) ? {xv[XW-1], xv} : {1'b0, xv};
         end
         if (MUL == 1) begin : g_packed
             localparam integer K = XW + WW;         // each product fits K signed bits
@@ -1040,9 +1046,9 @@ module skl_conv #(
             localparam integer MW = OPW + XW + 1;   // its product with x
             for (o = 0; o < PO / 2; o = o + 1) begin : g_pair
                 for (i = 0; i < PI; i = i + 1) begin : g_mac
-                    wire signed [XW:0] xs = x_ext[i*(XW+1) +: XW+1];
-                    wire signed [WW-1:0] w_lo = w_data[((2*o)*PI+i)*WW +: WW];
-                    wire signed [WW-1:0] w_hi = w_data[((2*o+1)*PI+i)*WW +: WW];
+                    wire signed [XW:0] xs = x_op[i*(XW+1) +: XW+1];
+                    wire signed [WW-1:0] w_lo = w_op[((2*o)*PI+i)*WW +: WW];
+                    wire signed [WW-1:0] w_hi = w_op[((2*o+1)*PI+i)*WW +: WW];
                     /* verilator lint_off WIDTHEXPAND */
                     wire signed [OPW-1:0] wp = (w_hi <<< K) + w_lo;
                     /* verilator lint_off UNUSEDSIGNAL */  // bits above the two fields are sign copies
@@ -1058,8 +1064,8 @@ module skl_conv #(
         end else begin : g_one_per_product
             for (o = 0; o < PO; o = o + 1) begin : g_lane
                 for (i = 0; i < PI; i = i + 1) begin : g_mac
-                    wire signed [XW:0] xs = x_ext[i*(XW+1) +: XW+1];
-                    wire signed [WW-1:0] wv = w_data[(o*PI+i)*WW +: WW];
+                    wire signed [XW:0] xs = x_op[i*(XW+1) +: XW+1];
+                    wire signed [WW-1:0] wv = w_op[(o*PI+i)*WW +: WW];
                     if (MUL == 2) begin : g_lut
                         // sum of x << b over the weight's bits, the sign bit's term subtracted
                         wire signed [PW-1:0] xe = {{(PW-XW-1){xs[XW]}}, xs};
@@ -1092,19 +1098,22 @@ module skl_conv #(
         end
     endgenerate
 
-    // The products and each lane's bias (its first step only) are registered, summed by a registered
-    // adder tree, and the sum meets the accumulator TREE_D = 1 + clog2(PI + 1) cycles after the issue
-    // stage; the step's flags travel beside it. Every register moves with `en`, so a full output
-    // register stalls the whole pipeline at once.
+    // After the operand stage, the products and each lane's bias operand are registered, summed by a
+    // registered adder tree, and the sum meets the accumulator TREE_D = 2 + clog2(PI + 1) cycles after
+    // the issue stage; the step's flags travel beside it. Every register moves with `en`, so a full
+    // output register stalls the whole pipeline at once.
     localparam integer NL = PI + 1;
-    localparam integer TREE_D = 1 + $clog2(NL);
+    localparam integer TREE_D = 2 + $clog2(NL);
     reg [PO*NL*AW-1:0] leaves;
     always @(posedge clk) begin
         if (en) begin : load_leaves
             integer lo, li;
+            x_op <= x_in;
+            w_op <= w_data;
+            b_op <= first1 ? b_data : {(PO*AW){1'b0}};
             for (lo = 0; lo < PO; lo = lo + 1) begin
                 for (li = 0; li < PI; li = li + 1) leaves[(lo*NL+li)*AW +: AW] <= terms[(lo*PI+li)*AW +: AW];
-                leaves[(lo*NL+PI)*AW +: AW] <= first1 ? b_data[lo*AW +: AW] : {AW{1'b0}};
+                leaves[(lo*NL+PI)*AW +: AW] <= b_op[lo*AW +: AW];
             end
         end
     end
