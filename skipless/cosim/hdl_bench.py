@@ -190,6 +190,7 @@ module {BENCH_TOP};
     // ---- source ---------------------------------------------------------------------------
     integer in_beat = 0;   // beats of the current image accepted so far
     integer in_image = 0;  // images fully accepted
+    integer in_image_q = 0;  // the same, as of the last edge: what the sink reads (no race between the blocks)
     integer gap_left = 0;
     reg gap_drawn = 1'b0;  // the next beat already had its draw for a gap
     reg [IN_W-1:0] word;
@@ -206,6 +207,7 @@ module {BENCH_TOP};
                     in_image = in_image + 1;
                 end
             end
+            in_image_q <= in_image;
             if (!in_valid || in_ready) begin
                 if (in_image >= n_images) begin
                     in_valid <= 1'b0;
@@ -272,7 +274,7 @@ module {BENCH_TOP};
                 out_ready <= 1'b1;
             end else if (burst_left > 0) begin
                 burst_left = burst_left - 1;
-                if (filling && (in_blocked >= fill_t || in_image >= n_images)) begin
+                if (filling && (in_blocked >= fill_t || in_image_q >= n_images)) begin
                     burst_left = 0;  // the whole pipeline is full (or there is no input left to back up)
                     filling = 1'b0;
                 end

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import First, RisingEdge, Timer
+from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 
 from skipless.cosim.hdl_bench import HALF_PERIOD
 from skipless.cosim.stall import CounterWatch
@@ -46,6 +46,9 @@ async def run_hdl_bench(dut):
         if int(dut.idle.value) > limit and not int(dut.done.value):
             error = f"stalled: no output for {limit} cycles; {watch.diagnose()}"
             break
+    # read the count once this time step has settled: `done` and `cycle` change at the same edge, and
+    # simulators differ in whether a trigger on `done` sees `cycle` before or after its update
+    await ReadOnly()
     result = {"wall_s": time.perf_counter() - wall, "cycles": int(dut.cycle.value), "error": error,
               "beats": watch.beats()}
     tmp = job_path.with_name(job_path.stem + ".result.json.tmp")
