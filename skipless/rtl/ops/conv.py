@@ -161,8 +161,8 @@ class Conv(Op):
     @classmethod
     def cycle_options(cls, node: Node) -> dict[tuple[int, int], int]:
         """Every (PI, PO) the engine can run (PI | input channels, PO | output channels) -> cycles per image."""
-        cin, (oh, ow, cout), (kh, kw) = node.params["in_shape"][2], node.shape, node.params["kernel"]
-        return {(pi, po): oh * ow * (cout // po) * kh * kw * (cin // pi) for pi in _divisors(cin) for po in _divisors(cout)}
+        cin, cout, macs = node.params["in_shape"][2], node.shape[2], cls.macs(node)
+        return {(pi, po): macs // (pi * po) for pi in _divisors(cin) for po in _divisors(cout)}
 
     @classmethod
     def macs(cls, node: Node) -> int:

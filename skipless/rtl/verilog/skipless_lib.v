@@ -1029,8 +1029,9 @@ module skl_conv #(
     wire [PO*PI*PW-1:0] prods;  // lane o*PI+i: the signed product x_i * w_oi
     wire [PI*(XW+1)-1:0] x_in;  // input i as a signed XW+1-bit operand (zero-extended when unsigned)
     // The operand stage: the inputs, the weights (straight from the ROM), and each lane's bias operand
-    // are registered before the multipliers (Yosys puts these registers in the DSP48s' A/B/D inputs),
-    // so no path runs from a block RAM's output through a multiplier.
+    // are registered before the multipliers, so no path runs from a block RAM's output through a
+    // multiplier (on the packed r8-skip Yosys put the weight registers inside the DSP48s and kept the
+    // input and bias registers in fabric).
     reg [PI*(XW+1)-1:0] x_op;
     reg [PO*PI*WW-1:0] w_op;
     reg [PO*AW-1:0] b_op;  // the bias on a pixel group's first step, else 0
