@@ -156,8 +156,11 @@ def test_packing_needs_narrow_operands_and_paired_lanes():
 
 
 @pytest.mark.cosim
-def test_residual_block_with_pooling_and_dense_is_bit_exact(tmp_path, simulator):
-    result, want, design = _simulate(residual_block(), tmp_path, simulator, n=4)
+@pytest.mark.parametrize("macs", [1, 16], ids=["1mac", "16mac"])
+def test_residual_block_with_pooling_and_dense_is_bit_exact(macs, tmp_path, simulator):
+    """At 1 MAC per cycle the window delays dominate the skip FIFO; at 16 (PI = 4 per conv) the deepest
+    adder trees, whose stages the FIFO is sized by, so a FIFO sized too tight would deadlock here."""
+    result, want, design = _simulate(residual_block(), tmp_path, simulator, n=4, macs_per_cycle={"c1": macs, "c2": macs})
     np.testing.assert_array_equal(result.mantissas, want)
     assert [f["add"] for f in design.info["fifos"]] == ["add"]
     assert result.interval_cycles and result.latency_cycles > 0
@@ -278,6 +281,11 @@ def test_skip_fifo_depth_follows_the_main_branch_and_noskip_has_none():
     assert fifo.stream == "relu0_cpy2" and fifo.lead == 2 * (6 + 1)
     assert fifo.depth > fifo.lead and fifo.bits == fifo.depth * 4 * 8
     assert rtl.plan(single_conv()).fifos == {}
+    # the margin follows the planned MAC pipelines, not the deepest one a conv could have: PI = 4 instead
+    # of 1 adds two adder-tree levels to each main-branch conv, two beats of FIFO per stage
+    fast = rtl.plan(net, rtl.RTLSettings(macs_per_cycle={"c1": 16, "c2": 16}))
+    assert [fast.convs[c].pi for c in ("c1", "c2")] == [4, 4] and rtl.plan(net).convs["c1"].pi == 1
+    assert fast.fifos["add"].depth == fifo.depth + 2 * 2 * 2
 
 
 def test_parallelism_meets_the_cycle_budget_or_is_refused():

@@ -145,13 +145,14 @@ def _branch_point(net: Network, a: str, b: str) -> str:
     return max(common, key=lambda s: order[s])
 
 
-def _register_stages(net: Network, streams: set[str]) -> int:
-    """Register stages between the fork and the Add on a branch (conv: output register + its map)."""
+def _register_stages(net: Network, streams: set[str], convs: dict[str, ConvPlan]) -> int:
+    """Register stages between the fork and the Add on a branch (a conv: its output register, the
+    requantization and its planned MAC pipeline)."""
     nodes = {net.producer(s).name: net.producer(s) for s in streams}
-    return sum(op_of(n).register_stages(n) for n in nodes.values())
+    return sum(op_of(n).register_stages(n, convs.get(n.name)) for n in nodes.values())
 
 
-def plan_fifo(net: Network, node: Node, settings: RTLSettings) -> FifoPlan:
+def plan_fifo(net: Network, node: Node, settings: RTLSettings, convs: dict[str, ConvPlan]) -> FifoPlan:
     a, b = node.inputs
     start = _branch_point(net, a, b)
     need = needs(net, start)  # counted in beats of the stream both branches leave from
@@ -160,7 +161,7 @@ def plan_fifo(net: Network, node: Node, settings: RTLSettings) -> FifoPlan:
     lead = {a: int(np.max(produced[a] - produced[b])), b: int(np.max(produced[b] - produced[a]))}
     early, late = (a, b) if lead[a] > lead[b] else (b, a)
     late_only = _ancestors(net, late) - _ancestors(net, early)
-    derived = lead[early] + 2 * _register_stages(net, late_only) + 2
+    derived = lead[early] + 2 * _register_stages(net, late_only, convs) + 2
     depth = int(settings.fifo_depths.get(node.name, derived))
     if depth < 1:
         raise SkiplessError(f"FIFO depth for {node.name} must be >= 1, got {depth}")
@@ -181,5 +182,5 @@ def plan(net: Network, settings: RTLSettings | None = None) -> Plan:
     unknown = set(settings.fifo_depths) - {n.name for n in joins}
     if unknown:
         raise SkiplessError(f"fifo_depths names no Add or Concatenate layer: {sorted(unknown)}; those layers are {[n.name for n in joins]}")
-    fifos = {n.name: plan_fifo(net, n, settings) for n in joins}
+    fifos = {n.name: plan_fifo(net, n, settings, convs) for n in joins}
     return Plan(convs, fifos)

@@ -79,8 +79,9 @@ class Op(Importer):
         return None
 
     @classmethod
-    def register_stages(cls, node: Node) -> int:
-        """Register stages a beat passes on its way through (sizes the skip FIFOs)."""
+    def register_stages(cls, node: Node, plan: object | None = None) -> int:
+        """Register stages a beat passes on its way through (sizes the skip FIFOs); ``plan`` is the
+        node's own :meth:`plan` (None for nodes without one)."""
         return 1
 
 

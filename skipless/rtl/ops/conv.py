@@ -103,6 +103,12 @@ class ConvPlan:
         """Multiplier instances: PI x PO, half that when two products share one, none in LUTs."""
         return {"dsp": self.macs_per_cycle, "dsp2": self.macs_per_cycle // 2, "lut": 0}[self.multiplier]
 
+    @property
+    def mac_stages(self) -> int:
+        """Registers from the issue stage to the accumulator: the operand stage, the products, then the
+        adder tree over PI products and the bias (skl_conv's TREE_D = 2 + clog2(PI + 1))."""
+        return 2 + clog2(self.pi + 1)
+
 
 def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
@@ -231,10 +237,9 @@ class Conv(Op):
         return ins[0][cls.last_input_index(node)]
 
     @classmethod
-    def register_stages(cls, node: Node) -> int:
-        # the output register and the requantization after it, plus the MAC pipeline (operands, products,
-        # then the adder tree over PI + 1 operands: at most 2 + clog2(CIN + 1) registers, PI <= CIN)
-        return 2 + 2 + clog2(node.params["in_shape"][2] + 1)
+    def register_stages(cls, node: Node, plan: ConvPlan) -> int:
+        # the output register and the requantization after it, plus the planned MAC pipeline
+        return 2 + plan.mac_stages
 
     # ---------------------------------------------------------------- reference
 

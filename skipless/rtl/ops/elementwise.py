@@ -41,7 +41,7 @@ class Input(Op):
         top.wire(node.outputs[0], top.width(node.outputs[0]), node.name)  # driven by the top-level port
 
     @classmethod
-    def register_stages(cls, node: Node) -> int:
+    def register_stages(cls, node: Node, plan: object | None = None) -> int:
         return 0
 
 
@@ -238,5 +238,5 @@ class Fork(Op):
                              top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("a", a) + top.stream_ports("b", b))
 
     @classmethod
-    def register_stages(cls, node: Node) -> int:
+    def register_stages(cls, node: Node, plan: object | None = None) -> int:
         return 0
