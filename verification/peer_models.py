@@ -18,6 +18,7 @@ from qkeras import (
     QDense,
     QDepthwiseConv2D,
     QSeparableConv2D,
+    binary,
     quantized_bits,
     quantized_relu,
     quantized_sigmoid,
@@ -223,6 +224,36 @@ def quantized_sigmoid_act():
     return _finish(inp, QDense(2, **wq(6), name="head")(x), "quantized_sigmoid", 20)
 
 
+def _activation_model(activation, name: str, seed: int):
+    """pixels -> 1x1 QConv2D -> the activation (a QActivation of ``activation``, or a Keras layer) -> Flatten -> QDense."""
+    inp, x = _image_in((4, 4, 2))
+    x = QConv2D(3, 1, **wq(6), name="c1")(x)
+    x = (activation if isinstance(activation, layers.Layer) else QActivation(activation, name="act"))(x)
+    x = layers.Flatten(name="flat")(x)
+    return _finish(inp, QDense(2, **wq(6), name="head")(x), name, seed)
+
+
+def binary_act():
+    """QKeras binary as an activation: hls4ml's binary_tanh, +-1 into ap_int<2>."""
+    return _activation_model(binary(alpha=1), "binary_act", 23)
+
+
+def ternary_act():
+    return _activation_model(ternary(alpha=1), "ternary_act", 24)
+
+
+def real_tanh_act():
+    return _activation_model(quantized_tanh(6, use_real_tanh=True), "real_tanh", 25)
+
+
+def float_sigmoid_act():
+    return _activation_model("sigmoid", "float_sigmoid", 26)
+
+
+def keras_softmax_act():
+    return _activation_model(layers.Activation("softmax", name="act"), "keras_softmax", 27)
+
+
 def upsampling():
     inp, x = _image_in((4, 4, 2))
     x = layers.UpSampling2D(name="up")(x)
@@ -259,6 +290,12 @@ PEERS = {  # name -> (builder, input shape, None for bit-exact or the refusal's 
     "concatenate": (concatenate, (6, 6, 2), None),
     "quantized_tanh": (quantized_tanh_act, (4, 4, 2), None),
     "quantized_sigmoid": (quantized_sigmoid_act, (4, 4, 3), None),
+    "binary_act": (binary_act, (4, 4, 2), None),
+    "ternary_act": (ternary_act, (4, 4, 2), r"layer 'act' \(QActivation\): a ternary activation does not compile in hls4ml 1.3"),
+    "real_tanh": (real_tanh_act, (4, 4, 2), r"layer 'act' \(QActivation\): quantized_tanh\(use_real_tanh=True\) is not bit-exact"),
+    "float_sigmoid": (float_sigmoid_act, (4, 4, 2), r"layer 'act' \(QActivation\): its activation 'sigmoid' is a float function.*"
+                      r"use QActivation\(quantized_sigmoid\(bits\)\)"),
+    "keras_softmax": (keras_softmax_act, (4, 4, 2), r"layer 'act' \(Activation 'softmax'\) computes a float function.*leave softmax out"),
     "upsampling": (upsampling, (4, 4, 2), "layer 'up' of type UpSampling2D is not supported by skipless' bit-exact flow"),
     "overlapping_pool": (overlapping_pool, (8, 8, 2), r"layer 'mpool' \(MaxPooling2D\): pool size \(3, 3\) with strides \(2, 2\); "
                          r"hls4ml's io_stream pooling needs strides equal to the pool size"),

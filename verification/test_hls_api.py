@@ -183,10 +183,15 @@ def _conv_with(kernel_quantizer):
          r"'mp' \(MaxPooling2D\): padding='same'; hls4ml's io_stream pooling has no padding.*use padding='valid'"),
         (lambda x: layers.Flatten(name="f")(layers.AveragePooling2D(3, strides=1, name="ap")(_q(x))),
          r"'ap' \(AveragePooling2D\): pool size \(3, 3\) with strides \(1, 1\).*set strides=pool_size"),
+        # activations: hls4ml's binary_tanh is always +-1; a float function has no bit-exact fixed-point twin
+        (lambda x: layers.Flatten(name="f")(QActivation(binary(use_01=True), name="b01")(_q(x))),
+         r"'b01' \(QActivation\): binary\(use_01=True\).*always gives -1 or \+1; use binary\(alpha=1\)"),
+        (lambda x: layers.Flatten(name="f")(layers.Activation("relu", name="r")(_q(x))),
+         r"'r' \(Activation 'relu'\) computes a float function.*use QActivation\(quantized_relu\(bits, integer\)\)"),
     ],
     ids=["batchnorm", "float-conv", "unquantized-input", "unsupported-layer", "unquantized-add", "no-kernel-quantizer",
          "reserved-output", "default-alpha", "alpha-auto", "po2", "binary", "only-a-qactivation", "stream-pool-padding",
-         "stream-pool-stride"],
+         "stream-pool-stride", "binary-01-activation", "float-activation"],
 )
 def test_bad_models_get_errors_naming_the_layer_and_the_fix(build, message, tmp_path):
     with pytest.raises(SkiplessError, match=message):

@@ -15,7 +15,8 @@ from .peer_models import PEERS
 pytestmark = [pytest.mark.csim, pytest.mark.cosim]
 
 # the cheap ones run in CI's fast tier; the rest (a compile and an RTL build each) in the nightly
-FAST = {"jet_mlp", "conv_maxpool_flatten", "conv1d", "separable", "upsampling", "overlapping_pool"}
+FAST = {"jet_mlp", "conv_maxpool_flatten", "conv1d", "separable", "binary_act", "upsampling", "overlapping_pool",
+        "ternary_act", "real_tanh", "float_sigmoid", "keras_softmax"}
 
 
 def flow(model, shape, folder, simulator, seed=0):

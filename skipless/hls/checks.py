@@ -41,6 +41,16 @@ NEEDS_QUANTIZED_OUTPUT = ("Add", "GlobalAveragePooling2D", "AveragePooling2D")
 BAD_WEIGHT_QUANTIZERS = {"quantized_po2": "does not compile", "binary": "is not bit-exact",
                          "stochastic_binary": "is not bit-exact"}
 BAD_ALPHAS = {"auto_po2": "does not compile", "auto": "is not bit-exact"}
+# activation quantizers hls4ml 1.3 converts bit-exactly (measured on a QConv2D -> QActivation -> Flatten -> QDense
+# model: quantized_tanh and quantized_sigmoid become hard activations, binary its binary_tanh)
+EXACT_ACTIVATIONS = ("quantized_bits", "quantized_relu", "quantized_tanh", "quantized_sigmoid", "binary")
+# what to use instead of a float function (a Keras Activation, or QActivation('tanh')): QKeras computes
+# it in floating point, which no fixed-point design reproduces bit for bit
+FLOAT_ACTIVATION_ADVICE = {
+    "relu": "quantized_relu(bits, integer)", "linear": "quantized_bits(bits, integer, alpha=1)",
+    "tanh": "quantized_tanh(bits)", "sigmoid": "quantized_sigmoid(bits)", "hard_sigmoid": "quantized_sigmoid(bits)",
+    "softmax": "nothing: leave softmax out of the hardware model (the largest logit is the same class)",
+}
 
 
 def _weight_quantizer_problem(layer) -> str | None:
@@ -57,6 +67,34 @@ def _weight_quantizer_problem(layer) -> str | None:
             why = BAD_ALPHAS.get(alpha, "is not supported")
             default = " (QKeras' default when alpha is not given)" if alpha == "auto_po2" else ""
             return f"its {what}_quantizer {name}(alpha={alpha!r}){default} {why} in hls4ml's bit-exact flow"
+    return None
+
+
+def _float_activation_advice(name: str) -> str:
+    advice = FLOAT_ACTIVATION_ADVICE.get(name, "one of the QKeras quantizers " + ", ".join(EXACT_ACTIVATIONS))
+    return advice if advice.startswith("nothing") else f"QActivation({advice})"
+
+
+def _activation_problem(layer) -> str | None:
+    """Why hls4ml's bit-exact flow cannot reproduce this QActivation's QKeras output, or None."""
+    q = layer.quantizer
+    if not hasattr(q, "get_config"):  # a float function, e.g. QActivation("sigmoid")
+        name = getattr(q, "__name__", str(q))
+        return (f"its activation {name!r} is a float function that hls4ml's QKeras converter does not take "
+                f"(it fails with 'Unsupported QKeras activation'): use {_float_activation_advice(name)}")
+    name = type(q).__name__
+    if name in ("quantized_tanh", "quantized_sigmoid") and getattr(q, f"use_real_{name.split('_')[1]}", False):
+        return (f"{name}(use_real_{name.split('_')[1]}=True) is not bit-exact in hls4ml's flow: hls4ml computes it from a "
+                f"lookup table, QKeras from the real function (measured: outputs differ by up to 0.037 on a 6-bit "
+                f"{name}); drop use_real_{name.split('_')[1]} (hls4ml then builds QKeras' hard {name.split('_')[1]}, exact)")
+    if name == "ternary":
+        return ("a ternary activation does not compile in hls4ml 1.3's bit-exact flow (measured: 'Failed to compile "
+                "project'); use quantized_bits(2, 1, alpha=1) or binary")
+    if name == "binary" and (getattr(q, "use_01", False) or getattr(q, "alpha", None) not in (None, 1, 1.0)):
+        return ("binary(use_01=True) or binary(alpha != 1) is not bit-exact in hls4ml's flow: its binary_tanh always gives "
+                "-1 or +1; use binary(alpha=1)")
+    if name not in EXACT_ACTIVATIONS:
+        return f"its activation quantizer {name} is not one hls4ml converts bit-exactly; use one of {', '.join(EXACT_ACTIVATIONS)}"
     return None
 
 
@@ -109,6 +147,14 @@ def check_model(model, io_type: str = "io_stream") -> None:
                 f"layer {layer.name!r} is a float {kind}: bit-exact conversion needs the QKeras Q{kind} "
                 "with kernel_quantizer and bias_quantizer"
             )
+        if kind == "Activation":
+            name = getattr(layer.activation, "__name__", str(layer.activation))
+            raise SkiplessError(f"layer {layer.name!r} (Activation {name!r}) computes a float function, which no fixed-point "
+                                f"design matches bit for bit: use {_float_activation_advice(name)}")
+        if kind == "QActivation":
+            problem = _activation_problem(layer)
+            if problem:
+                raise SkiplessError(f"layer {layer.name!r} (QActivation): {problem}")
         if kind not in SUPPORTED:
             raise SkiplessError(
                 f"layer {layer.name!r} of type {kind} is not supported by skipless' bit-exact flow "

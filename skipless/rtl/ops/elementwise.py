@@ -1,5 +1,5 @@
-"""Node kinds that work beat by beat: the input stream, casts (with ReLU), hard sigmoid/tanh, the joins of two
-streams (Add, Concatenate on channels), and the fork."""
+"""Node kinds that work beat by beat: the input stream, casts (with ReLU), hard sigmoid/tanh, the binary
+tanh, the joins of two streams (Add, Concatenate on channels), and the fork."""
 
 from __future__ import annotations
 
@@ -55,8 +55,10 @@ class Cast(Op):
     @classmethod
     def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
         act = layer.attributes.get("activation")
+        if act == "binary_tanh":
+            return BinaryTanh.from_hls4ml(layer, ctx)
         if act not in ("linear", "relu"):
-            raise SkiplessError(f"layer {layer.name}: activation {act!r} is not supported by the open RTL (linear, relu)")
+            raise SkiplessError(f"layer {layer.name}: activation {act!r} is not supported by the open RTL (linear, relu, binary_tanh)")
         src = layer.inputs[0]
         return Node(layer.name, cls.kind, [src], list(layer.outputs), ctx.shapes[src], out_type(layer), {"relu": act == "relu"})
 
@@ -121,6 +123,35 @@ class HardActivation(Op):
                   f".PSH({f - xt.frac - sf})", f".SHIFT({shift << (f - tf)})", f".F({f})", f".TANH({int(node.params['tanh'])})",
                   *type_params("OUT", node.type), *cast_params(node.type)]
         top.body += top.inst("skl_hard", params, top.ident(node.name), top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", sid))
+
+
+@register
+class BinaryTanh(Op):
+    """hls4ml's binary_tanh (QKeras ``binary`` as an activation): +1 where x >= 0, else -1, cast to the
+    output type (hls4ml gives it ap_int<2>). Imported through :class:`Cast`, hls4ml's Activation class."""
+
+    kind = "binary"
+
+    @classmethod
+    def from_hls4ml(cls, layer, ctx: ImportContext) -> Node:
+        t = out_type(layer)
+        if not t.signed:  # hls4ml maps -1 to 0 for ap_uint<1> only, and wraps it for other unsigned types
+            raise SkiplessError(f"layer {layer.name}: binary_tanh into the unsigned type {t} is not supported by the open RTL; "
+                                "keep hls4ml's signed result type (ap_int<2>)")
+        src = layer.inputs[0]
+        return Node(layer.name, cls.kind, [src], list(layer.outputs), ctx.shapes[src], t, {})
+
+    @classmethod
+    def run(cls, node, ins, in_fracs):
+        return node.type.cast(np.where(ins[0] >= 0, 1, -1), 0)
+
+    @classmethod
+    def emit(cls, node: Node, top) -> None:
+        src, out = node.inputs[0], node.outputs[0]
+        xt = top.types[src]
+        sid = top.wire(out, top.width(out), node.name)
+        params = [f".C({node.shape[2]})", f".IN_W({xt.width})", f".IN_S({int(xt.signed)})", *type_params("OUT", node.type), *cast_params(node.type)]
+        top.body += top.inst("skl_sign", params, top.ident(node.name), top.CLK + top.stream_ports("in", top.sid(src)) + top.stream_ports("out", sid))
 
 
 class Join(Op):
