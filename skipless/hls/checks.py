@@ -89,7 +89,7 @@ def _activation_problem(layer) -> str | None:
                 f"{name}); drop use_real_{name.split('_')[1]} (hls4ml then builds QKeras' hard {name.split('_')[1]}, exact)")
     if name == "ternary":
         return ("a ternary activation does not compile in hls4ml 1.3's bit-exact flow (measured: 'Failed to compile "
-                "project'); use quantized_bits(2, 1, alpha=1) or binary")
+                "project'); use binary(alpha=1), or quantized_bits(2, integer, alpha=1) for a signed 2-bit activation")
     if name == "binary" and (getattr(q, "use_01", False) or getattr(q, "alpha", None) not in (None, 1, 1.0)):
         return ("binary(use_01=True) or binary(alpha != 1) is not bit-exact in hls4ml's flow: its binary_tanh always gives "
                 "-1 or +1; use binary(alpha=1)")
