@@ -163,6 +163,8 @@ def test_residual_block_with_pooling_and_dense_is_bit_exact(macs, tmp_path, simu
     result, want, design = _simulate(residual_block(), tmp_path, simulator, n=4, macs_per_cycle={"c1": macs, "c2": macs})
     np.testing.assert_array_equal(result.mantissas, want)
     assert [f["add"] for f in design.info["fifos"]] == ["add"]
+    readers = {s["stream"]: s["consumers"] for s in design.info["streams"]}
+    assert readers["relu0_cpy1"] == ["c1"] and readers["q2"] == ["add"] and readers["fc"] == []
     assert result.interval_cycles and result.latency_cycles > 0
 
 

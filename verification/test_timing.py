@@ -156,3 +156,19 @@ def test_an_unknown_cell_is_counted_not_guessed(chain3):
 def test_missing_files_are_one_clear_error(tmp_path):
     with pytest.raises(SkiplessError, match="rerun `skipless synth --force`"):
         timing.estimate(tmp_path, "chain", CLOCK)
+
+
+def test_path_ends_on_top_level_stream_wires_name_their_layer():
+    """A register that drives a top-level stream wire is named after the wire in the flat netlist: its end
+    is given the layer that makes it (ready: the stream's consumers; valid and data: its producer)."""
+    streams = [{"stream": "relu1", "signal": "s_relu1", "producer": "relu1", "consumers": ["conv2"]},
+               {"stream": "fc", "signal": "s_fc", "producer": "fc", "consumers": []}]
+    path = {"from": {"layer": "(top level)", "net": "s_relu1_data[3]"}, "to": {"layer": "(top level)", "net": "s_relu1_ready"}}
+    timing.name_stream_ends(path, streams)
+    assert path["from"] == {"layer": "relu1", "net": "s_relu1_data[3]", "stream": "relu1"}
+    assert path["to"] == {"layer": "conv2", "net": "s_relu1_ready", "stream": "relu1"}
+    out = {"from": {"layer": "fc", "net": "u_fc.acc[0]"}, "to": {"layer": "(top level)", "net": "s_fc_ready"}}
+    timing.name_stream_ends(out, streams)
+    assert out["from"] == {"layer": "fc", "net": "u_fc.acc[0]"}  # an end inside a layer is left as it is
+    assert out["to"]["layer"] == "(output port)"
+    timing.name_stream_ends(None, streams)  # no path (nothing timed): nothing to name

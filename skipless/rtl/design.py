@@ -149,7 +149,8 @@ def describe(net: Network, p: Plan, settings: RTLSettings, streams: list[dict], 
         "estimated_interval_cycles": p.interval_cycles,
         "macs_per_cycle": p.macs_per_cycle,
         "multipliers": p.multipliers,
-        "streams": streams,
+        # who reads each stream (its ready comes from them): names the ends of a timing path on top-level nets
+        "streams": [dict(s, consumers=[n.name for n in net.nodes if s["stream"] in n.inputs]) for s in streams],
     }
 
 

@@ -349,6 +349,22 @@ def _result(worst_ps, clock_period_ns, wire_ps, untimed, path) -> dict:
     }
 
 
+def name_stream_ends(path: dict | None, streams: list[dict]) -> None:
+    """Give the critical path's ends on top-level stream nets the layer they belong to, in place: a
+    stream's ready is made by its consumer, its valid and data by its producer (the flattened netlist
+    names such a register after the top-level wire, so :func:`_where` sees no instance). ``streams`` is
+    design.json's list (signal, producer, consumers)."""
+    for end in (path or {}).get("from"), (path or {}).get("to"):
+        if not end or end.get("layer") != "(top level)":
+            continue
+        for s in streams:
+            wire = end.get("net", "").split("[")[0]
+            if wire == f"{s['signal']}_ready":
+                end.update(layer=", ".join(s.get("consumers") or ["(output port)"]), stream=s["stream"])
+            elif wire in (f"{s['signal']}_valid", f"{s['signal']}_data"):
+                end.update(layer=s["producer"], stream=s["stream"])
+
+
 def estimate(work: Path | str, top: str, clock_period_ns: float) -> dict:
     """The estimate from the two files ``script_lines`` made Yosys write into ``work``."""
     work = Path(work)

@@ -220,6 +220,7 @@ def run_yosys(cmd: list[str], rtl_dir: Path, design: dict, part: Part, timeout: 
         else:
             try:
                 estimate = timing.estimate(work, design["top"], float(design["clock_period_ns"]))
+                timing.name_stream_ends(estimate.get("critical_path"), design.get("streams", []))
             except SkiplessError as e:
                 estimate = {"estimated_ns": None, "error": str(e)}
     finally:
