@@ -148,3 +148,17 @@ def test_closed_pipe_is_not_a_traceback():
     proc = subprocess.run(f"{sys.executable} -m skipless.cli models list | head -1", shell=True, capture_output=True, text=True,
                           timeout=300)
     assert proc.stdout.startswith("90 variants") and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["csim", "cosim"])
+def test_json_output_is_the_document_alone(command, capsys):
+    """With --json the steps' messages (converted, built, up to date) go to stderr, so stdout parses."""
+    from skipless.cli.common import make_build
+
+    args = build_parser().parse_args([command, "r8-skip-w8a8", "--json"])
+    make_build("r8-skip-w8a8", args).log("r8-skip-w8a8: up to date")
+    out = capsys.readouterr()
+    assert out.out == "" and "up to date" in out.err
+    args = build_parser().parse_args([command, "r8-skip-w8a8"])
+    make_build("r8-skip-w8a8", args).log("r8-skip-w8a8: up to date")
+    assert "up to date" in capsys.readouterr().out

@@ -221,7 +221,9 @@ def make_build(design_id: str, args, dataset=None):
     if args.projects_dir:  # refused before any model is built, not after
         writable_dir(args.projects_dir, "projects")
     folder = Path(args.projects_dir) / design_id if args.projects_dir else None
-    return Build(design_id, build_settings(args), folder=folder, dataset=dataset)
+    # with --json, stdout carries the JSON document alone: what the steps say goes to stderr
+    log = (lambda *a: print(*a, file=sys.stderr)) if getattr(args, "json", False) else print
+    return Build(design_id, build_settings(args), folder=folder, dataset=dataset, log=log)
 
 
 def load_dataset(args):
