@@ -324,8 +324,10 @@ def test_real_open_rtl_skip_and_noskip_blocks(tmp_path):
 def test_multiplier_kinds_map_to_the_dsp48s_the_plan_counts(tmp_path):
     """Yosys confirms the planner's DSP48 count for each multiplier kind at 8 MACs/cycle of w8a8 products:
     one DSP48 per product, one per lane pair when packed (the packing's pre-add and rounding constant
-    inside the DSP48: within 2 % of the unpacked design's LUTs), none in LUTs; the LUT multipliers'
-    extra LUTs are what the resource model counts for them, within a quarter."""
+    inside the DSP48: within 3 % of the unpacked design's LUTs; a pre-add in fabric would cost about 14 %),
+    none in LUTs; the LUT multipliers' extra LUTs are what the resource model counts for them, within a
+    quarter. (Yosys' LUT count moves with unrelated source text: adding an unused module in the middle of
+    the library moved this ratio from under 1.02 to 1.023, measured, hence 3 %.)"""
     from skipless import rtl
     from skipless.fixed import FixedType
     from skipless.rtl import cost
@@ -341,7 +343,7 @@ def test_multiplier_kinds_map_to_the_dsp48s_the_plan_counts(tmp_path):
     for kind, dsp in (("dsp", 8), ("dsp2", 4), ("lut", 0)):
         assert designs[kind].info["multipliers"] == dsp
         assert reports[kind]["resources"]["dsp"] == dsp and reports[kind]["cells"].get("DSP48E1", 0) == dsp
-    assert reports["dsp2"]["resources"]["lut"] <= 1.02 * reports["dsp"]["resources"]["lut"]
+    assert reports["dsp2"]["resources"]["lut"] <= 1.03 * reports["dsp"]["resources"]["lut"]
     lut_extra = reports["lut"]["resources"]["lut"] - reports["dsp"]["resources"]["lut"]
     counted = 8 * cost.lut_multiplier_bits(8, 8)
     assert abs(lut_extra - counted) <= counted / 4, (lut_extra, counted)

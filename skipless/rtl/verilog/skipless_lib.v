@@ -228,49 +228,6 @@ module skl_hard #(
 endmodule
 
 // ---------------------------------------------------------------------------------------------
-// skl_sign: hls4ml's binary_tanh, +1 where x >= 0 and -1 elsewhere, cast to OUT.
-// ---------------------------------------------------------------------------------------------
-module skl_sign #(
-    parameter integer C = 1,
-    parameter integer IN_W = 8,
-    parameter integer IN_S = 1,
-    parameter integer OUT_W = 2,
-    parameter integer OUT_F = 0,
-    parameter integer OUT_S = 1,
-    parameter integer RND = 0,
-    parameter integer OVF = 0
-) (
-    input  wire               clk,
-    input  wire               rst_n,
-    input  wire [C*IN_W-1:0]  in_data,
-    input  wire               in_valid,
-    output wire               in_ready,
-    output wire [C*OUT_W-1:0] out_data,
-    output wire               out_valid,
-    input  wire               out_ready
-);
-    wire [C*OUT_W-1:0] act;
-    genvar i;
-    generate
-        for (i = 0; i < C; i = i + 1) begin : g_ch
-            wire negative = (IN_S != 0) && in_data[i*IN_W + IN_W - 1];
-            skl_cast #(
-                .IN_W(2), .IN_F(0), .IN_S(1), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
-            ) u_cast (
-                .din(negative ? 2'b11 : 2'b01),
-                .dout(act[i*OUT_W +: OUT_W])
-            );
-        end
-    endgenerate
-    wire room;
-    assign in_ready = room;
-    skl_oreg #(.DW(C*OUT_W)) u_out (
-        .clk(clk), .rst_n(rst_n), .load(in_valid && room), .din(act), .room(room),
-        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
-    );
-endmodule
-
-// ---------------------------------------------------------------------------------------------
 // skl_add: element-wise sum of two streams (exact, on the finer binary point), cast to OUT.
 module skl_add #(
     parameter integer C = 1,
@@ -1229,3 +1186,46 @@ endmodule
 
 `default_nettype wire
 /* verilator lint_on DECLFILENAME */
+
+// ---------------------------------------------------------------------------------------------
+// skl_sign: hls4ml's binary_tanh, +1 where x >= 0 and -1 elsewhere, cast to OUT.
+// ---------------------------------------------------------------------------------------------
+module skl_sign #(
+    parameter integer C = 1,
+    parameter integer IN_W = 8,
+    parameter integer IN_S = 1,
+    parameter integer OUT_W = 2,
+    parameter integer OUT_F = 0,
+    parameter integer OUT_S = 1,
+    parameter integer RND = 0,
+    parameter integer OVF = 0
+) (
+    input  wire               clk,
+    input  wire               rst_n,
+    input  wire [C*IN_W-1:0]  in_data,
+    input  wire               in_valid,
+    output wire               in_ready,
+    output wire [C*OUT_W-1:0] out_data,
+    output wire               out_valid,
+    input  wire               out_ready
+);
+    wire [C*OUT_W-1:0] act;
+    genvar i;
+    generate
+        for (i = 0; i < C; i = i + 1) begin : g_ch
+            wire negative = (IN_S != 0) && in_data[i*IN_W + IN_W - 1];
+            skl_cast #(
+                .IN_W(2), .IN_F(0), .IN_S(1), .OUT_W(OUT_W), .OUT_F(OUT_F), .OUT_S(OUT_S), .RND(RND), .OVF(OVF)
+            ) u_cast (
+                .din(negative ? 2'b11 : 2'b01),
+                .dout(act[i*OUT_W +: OUT_W])
+            );
+        end
+    endgenerate
+    wire room;
+    assign in_ready = room;
+    skl_oreg #(.DW(C*OUT_W)) u_out (
+        .clk(clk), .rst_n(rst_n), .load(in_valid && room), .din(act), .room(room),
+        .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
+    );
+endmodule
