@@ -83,10 +83,11 @@ def _activation_problem(layer) -> str | None:
         return (f"its activation {name!r} is a float function that hls4ml's QKeras converter does not take "
                 f"(it fails with 'Unsupported QKeras activation'): use {_float_activation_advice(name)}")
     name = type(q).__name__
-    if name in ("quantized_tanh", "quantized_sigmoid") and getattr(q, f"use_real_{name.split('_')[1]}", False):
-        return (f"{name}(use_real_{name.split('_')[1]}=True) is not bit-exact in hls4ml's flow: hls4ml computes it from a "
+    function = name.removeprefix("quantized_")  # tanh, sigmoid
+    if name in ("quantized_tanh", "quantized_sigmoid") and getattr(q, f"use_real_{function}", False):
+        return (f"{name}(use_real_{function}=True) is not bit-exact in hls4ml's flow: hls4ml computes it from a "
                 f"lookup table, QKeras from the real function (measured: outputs differ by up to 0.037 on a 6-bit "
-                f"{name}); drop use_real_{name.split('_')[1]} (hls4ml then builds QKeras' hard {name.split('_')[1]}, exact)")
+                f"{name}); drop use_real_{function} (hls4ml then builds QKeras' hard {function}, exact)")
     if name == "ternary":
         return ("a ternary activation does not compile in hls4ml 1.3's bit-exact flow (measured: 'Failed to compile "
                 "project'); use binary(alpha=1), or quantized_bits(2, integer, alpha=1) for a signed 2-bit activation")

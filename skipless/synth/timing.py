@@ -354,11 +354,13 @@ def name_stream_ends(path: dict | None, streams: list[dict]) -> None:
     stream's ready is made by its consumer, its valid and data by its producer (the flattened netlist
     names such a register after the top-level wire, so :func:`_where` sees no instance). ``streams`` is
     design.json's list (signal, producer, consumers)."""
-    for end in (path or {}).get("from"), (path or {}).get("to"):
+    if not path:
+        return
+    for end in path.get("from"), path.get("to"):
         if not end or end.get("layer") != "(top level)":
             continue
+        wire = end.get("net", "").split("[")[0]
         for s in streams:
-            wire = end.get("net", "").split("[")[0]
             if wire == f"{s['signal']}_ready":
                 end.update(layer=", ".join(s.get("consumers") or ["(output port)"]), stream=s["stream"])
             elif wire in (f"{s['signal']}_valid", f"{s['signal']}_data"):
