@@ -324,7 +324,8 @@ def test_real_open_rtl_skip_and_noskip_blocks(tmp_path):
 def test_multiplier_kinds_map_to_the_dsp48s_the_plan_counts(tmp_path):
     """Yosys confirms the planner's DSP48 count for each multiplier kind at 8 MACs/cycle of w8a8 products:
     one DSP48 per product, one per lane pair when packed (the packing's pre-add and rounding constant
-    inside the DSP48: within 3 % of the unpacked design's LUTs; a pre-add in fabric would cost about 14 %),
+    inside the DSP48: within 3 % of the unpacked design's LUTs; a pre-add in fabric would cost, by a hand
+    count of four 26-bit adders, about 104 LUTs or 14 %, not measured),
     none in LUTs; the LUT multipliers' extra LUTs are what the resource model counts for them, within a
     quarter. (Yosys' LUT count moves with unrelated source text: adding an unused module in the middle of
     the library moved this ratio from under 1.02 to 1.023, measured, hence 3 %.)"""
