@@ -19,15 +19,36 @@ from .rtl_networks import random_input, residual_block
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def committed_yosys_reports() -> dict[str, list[dict]]:
+    """Every Yosys report in the committed benchmarks/results/*.json, by the hash of the RTL it synthesized."""
+    by_hash: dict[str, list[dict]] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("flow") == "yosys" and "resources" in node and (node.get("cache") or {}).get("rtl_hash"):
+                by_hash.setdefault(node["cache"]["rtl_hash"], []).append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in sorted((ROOT / "benchmarks/results").glob("*.json")):
+        walk(json.loads(path.read_text()))
+    return by_hash
+
+
 def test_the_calibration_is_the_committed_yosys_reports():
-    """Every calibration row's Yosys counts are those of benchmarks/results/synth.json for that design."""
-    reports = {r["id"]: r for r in json.loads((ROOT / "benchmarks/results/synth.json").read_text())["reports"]}
+    """Every calibration row's Yosys counts and version are those of a committed report of the same RTL (by
+    its hash), and the rows cover plans with one and with two products per DSP48."""
+    reports = committed_yosys_reports()
     rows, _ = cost.calibration()
-    assert len(rows) >= 6
+    assert len(rows) >= 8 and {row["plan"] for row in rows} == {"default", "fit"}
     for row in rows:
-        report = reports[row["id"]]
-        assert row["yosys"] == {r: report["resources"][r] for r in cost.RESOURCES}, row["id"]
-        assert row["yosys_version"] == report["tool"]["version"]
+        assert row["rtl_hash"] in reports, f"{cost.row_name(row)}: no committed Yosys report of its RTL"
+        assert any(row["yosys"] == {r: report["resources"][r] for r in cost.RESOURCES}
+                   and row["yosys_version"] == report["tool"]["version"] and report["id"] == row["id"]
+                   for report in reports[row["rtl_hash"]]), cost.row_name(row)
 
 
 def test_the_model_counts_dsps_exactly_and_fits_the_rest_within_a_stated_error():
@@ -106,8 +127,13 @@ def test_fitting_packs_two_products_per_dsp_where_the_widths_allow():
     assert set(one.multipliers.values()) == {"dsp"}
     assert two.multipliers == {"c1": "dsp2", "c2": "dsp2", "fc": "dsp"}  # the dense has 3 outputs: no pairs
     assert two.plan.interval_cycles < one.plan.interval_cycles and two.predicted["dsp"] <= 0.5 * 220
-    # under a budget that only one product per DSP48 meets (a packed layer cannot go slower than PO = 2)
-    assert set(fit.fit(net, RTLSettings(fit=True, max_util=0.15)).multipliers.values()) == {"dsp"}
+    # under a budget that only one product per DSP48 meets (a packed layer cannot go slower than PO = 2, so
+    # its slowest plan has twice the lanes and a larger MAC pipeline): the planner falls back to one product
+    slowest = fit._targets(net)[-1]
+    alone = max(fit._evaluate(net, RTLSettings(fit=True, multiplier="dsp"), slowest, chosen_part()).utilization.values())
+    packed = max(fit._evaluate(net, RTLSettings(fit=True), slowest, chosen_part()).utilization.values())
+    assert alone < packed
+    assert set(fit.fit(net, RTLSettings(fit=True, max_util=(alone + packed) / 2)).multipliers.values()) == {"dsp"}
     # the limit: the convs' MACs at two per DSP48, the dense's at one
     macs = {c.name: c.macs for c in two.plan.convs.values()}
     assert two.device_limit_interval == -(-(macs["c1"] / 2 + macs["c2"] / 2 + macs["fc"]) // 220)
@@ -157,9 +183,9 @@ def test_a_refit_reads_the_designs_features_and_recovers_an_exact_linear_law(tmp
                                       log=lambda *a: None)
             f = design.info["fit"]["features"]
             # the MAC pipeline is counted, not fitted: the law holds for what Yosys adds beyond it
-            law = {"lut": 3 * f["lane_bits"] + 2 * f["layers"] + 100 + f["tree_adder_bits"],
-                   "ff": f["lane_bits"] + f["lut_memory_bits"] + 7 + f["pipeline_ff"],
-                   "dsp": f["dsp"], "bram18": 2 * f["bram18_geometry"] + 1}
+            law = {"lut": 2 * f["layers"] - 3 * f["dsp"] + 5 * f["bram18_geometry"] + 100 + f["tree_adder_bits"],
+                   "ff": f["lut_memory_bits"] + 4 * f["layers"] - 2 * f["dsp"] + f["bram18_geometry"] + 7 + f["pipeline_ff"],
+                   "dsp": f["dsp"], "bram18": 2 * f["bram18_geometry"] + f["layers"] + 1}
             report = {"id": f"d{i}_{seed}", "flow": "yosys", "resources": law, "tool": {"version": "Yosys test"},
                       "provenance": {"git_commit": "test"}}
             pairs.append((report, design.info))
@@ -171,8 +197,11 @@ def test_a_refit_reads_the_designs_features_and_recovers_an_exact_linear_law(tmp
     for design_id, by_resource in cost.calibration_error().items():
         assert all(v["predicted"] == v["yosys"] for v in by_resource.values()), (design_id, by_resource)
     assert cost.calibration_label().startswith("workspace refit ") and cost.calibration_label() != shipped
+    assert set(cost.calibration_error()) == {f"d{i}_{seed} --fit" for i in range(5) for seed in (0, 1)}
     with pytest.raises(SkiplessError, match="only Yosys reports"):
         cost.write_calibration([({**pairs[0][0], "flow": "vendor"}, pairs[0][1])] + pairs[1:])
+    with pytest.raises(SkiplessError, match=r"two reports of d0_0 --fit: give each design \(and plan\) once"):
+        cost.write_calibration(pairs + pairs[:1])
     path.write_text("{not json")
     with pytest.raises(SkiplessError, match=r"not a calibration file .*calibrate-cost`, or delete it"):
         cost.calibration()

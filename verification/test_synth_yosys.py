@@ -18,6 +18,7 @@ from skipless.errors import SkiplessError
 from skipless.parts import PARTS
 from skipless.rtl.design import library_text, write_files
 from skipless.synth import get_part, load_design, read_report, yosys_synth
+from skipless.synth.report import write_report
 from skipless.synth.table import saving
 from skipless.synth.yosys import LOCK_DIR, LOG_FILE
 
@@ -127,6 +128,20 @@ def test_cache_hit_does_no_work(synthesized, monkeypatch):
     again = yosys_synth(folder, log=messages.append)
     assert again == report
     assert messages == [f"r8-skip-w8a8: yosys report for xc7z020clg400-1 up to date (rtl {report['cache']['rtl_hash'][:12]})"]
+
+
+@requires_yosys
+def test_a_report_of_another_yosys_is_synthesized_again(synthesized, tmp_path):
+    """A cached report from another Yosys version (planted: the report's tool renamed) is not read as this
+    Yosys' result: an upgrade would otherwise show the old tool's counts under the new tool's table."""
+    folder = copy_design(synthesized[0], tmp_path / "rtl")
+    report = read_report(folder / "synth_yosys.json")
+    write_report({**report, "tool": {**report["tool"], "version": "Yosys 0.1 (planted)"}}, folder)
+    messages = []
+    again = yosys_synth(folder, log=messages.append)
+    assert f"{report['id']}: the cached report is from Yosys 0.1, the installed Yosys is " \
+           f"{report['tool']['version'].split(' (')[0]}: synthesizing again" in messages
+    assert again["tool"] == report["tool"] and again["resources"] == report["resources"]
 
 
 @requires_yosys

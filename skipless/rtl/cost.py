@@ -17,17 +17,20 @@ What is counted, and how each count was checked against Yosys ``synth_xilinx`` o
   reports match the bits of the shallower ones). A block memory of D words x W bits takes
   ``ceil(W / width(D))`` BRAM18 columns, ``width(D)`` being the widest 7-series BRAM18 aspect ratio
   that holds D words (512 x 36, 1K x 18, 2K x 9, 4K x 4, 8K x 2, 16K x 1), times ``ceil(D / 16K)``.
-  Yosys packs some of them into RAMB36 differently (the r8 designs come out 10 BRAM18 under this
-  count), so the count is then corrected by a linear fit like the LUTs'.
-* **LUT and FF**: a linear model in what grows with the plan (accumulator bits of the multiplier
-  lanes, bits of memories kept in LUTs, and a fixed part per layer), plus the MAC pipeline counted
-  from its structure (:func:`mac_pipeline`: one FF per pipeline register bit, one LUT per adder-tree
-  bit), which the calibration designs before it lacked.
+  Yosys packs and merges them differently (Yosys 0.70 comes out 5-30 % under this count), so the
+  count is then corrected by a linear fit (:data:`TERMS`).
+* **LUT and FF**: the MAC pipeline counted from its structure (:func:`mac_pipeline`: one FF per
+  pipeline register bit, one LUT per adder-tree bit), plus a linear model (:data:`TERMS`) in a fixed
+  part per layer, the DSP48s (which take in registers and adds the count puts in fabric: a negative
+  coefficient), the block RAMs and, for FF, the bits of memories kept in LUTs.
 
+The terms were chosen on Yosys 0.70 reports of designs with one product per DSP48 and with two
+(``dsp2``), by the largest error over the calibration rows and the error on each row left out of the fit.
 The fitted coefficients come from least squares over the Yosys reports of a calibration file, computed
 when the module is used (never typed in); :func:`calibration_error` says how well they fit. The file is
 the workspace's ``benchmarks/results/cost_calibration.json`` when ``skipless synth --calibrate-cost`` wrote
-one there, else the one shipped with skipless (package data, ``skipless/rtl/cost_calibration.json``).
+one there, else the one shipped with skipless (package data, ``skipless/rtl/cost_calibration.json``). Each
+row names the RTL hash of the report it came from, so a row can be traced to a committed Yosys report.
 
 Estimates for planning, not sign-off: the planner keeps a margin (``max_util``) for what they miss.
 """
@@ -154,9 +157,11 @@ def features(net: Network, plan: Plan) -> dict:
 
 
 TERMS = {  # resource -> the features its linear model reads (and a constant)
-    "lut": ("lane_bits", "lut_memory_bits", "layers"),
-    "ff": ("lane_bits", "lut_memory_bits", "layers"),
-    "bram18": ("bram18_geometry",),
+    # A negative per-DSP48 coefficient is expected for LUT and FF: Yosys puts pipeline registers and adds
+    # inside the DSP48 (its A/B/P registers, its post-adder) that the counted MAC pipeline puts in fabric.
+    "lut": ("layers", "dsp", "bram18_geometry"),
+    "ff": ("lut_memory_bits", "layers", "dsp", "bram18_geometry"),
+    "bram18": ("lane_bits", "lut_memory_bits", "layers", "bram18_geometry"),
 }
 # Counted, not fitted: one flip-flop per MAC pipeline register bit, one LUT per adder-tree bit and per
 # LUT-multiplier adder bit (a LUT and a carry bit each). A calibration row from RTL before the MAC
@@ -239,10 +244,16 @@ def compare(predicted: dict, yosys: dict) -> dict[str, dict]:
             for r, v in predicted.items()}
 
 
+def row_name(row: dict) -> str:
+    """A calibration row's name: the design id, marked ``--fit`` when its plan came from the fit planner
+    (the same network is a calibration row once per plan)."""
+    return f"{row['id']} --fit" if row.get("plan") == "fit" else row["id"]
+
+
 def calibration_error() -> dict[str, dict]:
-    """Per calibration design and resource: predicted, Yosys, and the error in % of Yosys."""
+    """Per calibration row (:func:`row_name`) and resource: predicted, Yosys, and the error in % of Yosys."""
     rows, _ = calibration()
-    return {row["id"]: compare(predict(row["features"]), row["yosys"]) for row in rows}
+    return {row_name(row): compare(predict(row["features"]), row["yosys"]) for row in rows}
 
 
 def write_calibration(reports_and_designs: list[tuple[dict, dict]]) -> Path:
@@ -256,9 +267,15 @@ def write_calibration(reports_and_designs: list[tuple[dict, dict]]) -> Path:
         if report.get("flow") != "yosys" or "features" not in (design.get("fit") or {}):
             raise SkiplessError(f"{report.get('id')}: only Yosys reports of designs written with their resource features "
                                 f"(skipless rtl, this version) can calibrate the model; regenerate and synthesize it")
-        rows.append({"id": report["id"], "features": design["fit"]["features"],
+        rows.append({"id": report["id"], "plan": "fit" if (design.get("settings") or {}).get("fit") else "default",
+                     "features": design["fit"]["features"],
                      "yosys": {r: report["resources"][r] for r in RESOURCES}, "yosys_version": report["tool"]["version"],
+                     "rtl_hash": (report.get("cache") or {}).get("rtl_hash"),
                      "synthesized_at_commit": report["provenance"]["git_commit"]})
+    names = [row_name(row) for row in rows]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SkiplessError(f"two reports of {', '.join(twice)}: give each design (and plan) once to --calibrate-cost")
     if len(rows) <= max(len(t) for t in TERMS.values()):
         raise SkiplessError(f"{len(rows)} reports cannot calibrate the model: give at least {max(len(t) for t in TERMS.values()) + 1}")
     path = workspace_calibration()

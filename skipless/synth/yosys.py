@@ -21,6 +21,7 @@ Yosys's xc7 cell library), and latency comes from co-simulation, in cycles and i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -59,6 +60,12 @@ LOG_TAIL_LINES = 25
 
 
 def yosys_version(cmd: list[str]) -> str:
+    """The first line of ``yosys -V`` (asked once per process and command)."""
+    return _version(tuple(cmd))
+
+
+@functools.cache
+def _version(cmd: tuple[str, ...]) -> str:
     try:
         out = subprocess.run([*cmd, "-V"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.SubprocessError) as e:
@@ -345,7 +352,7 @@ def _synth(rtl_dir: Path, target, force: bool, timeout: float | None, log) -> di
     key = cache_key(digest, target)
     name = RTLDesign(rtl_dir, design["top"], design).design_id
     if not force:
-        cached = cached_report(rtl_dir, FLOW, key)
+        cached = _same_tool(cached_report(rtl_dir, FLOW, key), name, log)
         if cached is not None:
             if cached["part"] == target.name:
                 log(f"{name}: yosys report for {target.name} up to date (rtl {digest[:12]})")
@@ -394,6 +401,23 @@ def _synth(rtl_dir: Path, target, force: bool, timeout: float | None, log) -> di
             f"{r.upper()} {v['predicted']:,} vs {v['yosys']:,}"
             + (f" ({v['error_pct']:+.1f}%)" if v["error_pct"] is not None else "") for r, v in report["predicted"].items()))
     return report
+
+
+def _same_tool(cached: dict | None, name: str, log) -> dict | None:
+    """A cached report, unless another Yosys is installed now: a report names the version that made it, and
+    a changed tool is synthesized again rather than read as the new tool's result. With no Yosys installed
+    the cached report stands (it names its version)."""
+    if cached is None:
+        return None
+    try:
+        installed = yosys_version(find_yosys())
+    except SkiplessError:
+        return cached
+    if cached["tool"]["version"] != installed:
+        log(f"{name}: the cached report is from {cached['tool']['version'].split(' (')[0]}, the installed Yosys is "
+            f"{installed.split(' (')[0]}: synthesizing again")
+        return None
+    return cached
 
 
 def prediction_error(design: dict, resources: dict) -> dict | None:
