@@ -145,3 +145,30 @@ def test_vendor_flow_without_reports_or_tool_says_what_to_do(tmp_path, monkeypat
         vendor_flow(converted_project(tmp_path, with_reports=False), log=lambda _: None)
     with pytest.raises(SkiplessError, match="run `skipless convert nothing` first"):
         vendor_flow(tmp_path / "nothing", log=lambda _: None)
+
+
+def _table_report(design_id: str, lut: int) -> dict:
+    return {"id": design_id, "flow": "yosys", "part": "xc7z020clg400-1", "timing": {},
+            "resources": {"lut": lut, "ff": 10, "dsp": 1, "bram18": 1},
+            "utilization": {"lut": 1.0, "ff": 1.0, "dsp": 1.0, "bram18": 1.0}, "latency": {"cycles": None, "us": None}}
+
+
+def _savings(reports: list[dict]) -> dict[str, str]:
+    from skipless.synth.table import render_table
+
+    lines = render_table(reports).splitlines()
+    return {lines[i - 1].split()[0]: line.split(":")[0].strip() + " " + line.split()[4]
+            for i, line in enumerate(lines) if line.startswith("    saves vs")}
+
+
+def test_the_table_compares_each_skipless_design_with_its_skip_design():
+    """The trained grid's three modes carry three methods (.qat, .iter-kept, .shorten) and are still compared
+    with their skip design; the untrained .normal designs compare with the .normal skip design."""
+    grid = [_table_report("r8-noskip-w8a8.iter-kept", 750), _table_report("r8-skip-w8a8.qat", 1000),
+            _table_report("r8-short-w8a8.shorten", 1100)]
+    assert _savings(grid) == {"r8-noskip-w8a8.iter-kept": "saves vs r8-skip-w8a8.qat +25.0%",
+                              "r8-short-w8a8.shorten": "saves vs r8-skip-w8a8.qat -10.0%"}
+    normal = [_table_report("r8-skip-w8a8.normal", 2000), _table_report("r8-noskip-w8a8.normal", 1000)]
+    # with two skip designs, a student compares with the one trained like it, and with none when none is
+    # (no guess between the two)
+    assert _savings(grid + normal) == {"r8-noskip-w8a8.normal": "saves vs r8-skip-w8a8.normal +50.0%"}

@@ -10,14 +10,25 @@ COLUMNS = ("lut", "ff", "dsp", "bram18")
 
 
 def _group_key(design_id: str):
-    """(depth, quant, method) and the skip token of a variant id; None for other names."""
+    """((depth, quant), training method, skip token) of a variant id; (None, None, None) for other names."""
     from skipless import zoo
 
     try:
         vid = zoo.parse_id(design_id)
     except SkiplessError:
-        return None, None
-    return (vid.depth, vid.quant, vid.method or ""), vid.skip
+        return None, None, None
+    return (vid.depth, vid.quant), vid.method or "", vid.skip
+
+
+def _baseline(rows: list[tuple[str, str, dict]], method: str) -> dict | None:
+    """The skip design a noskip/short design is compared with, within one depth + quant: the one trained
+    the same way (the untrained `.normal` designs), else the only skip design there is (the trained grid,
+    where each skip mode has its own method: `.qat`, `.iter-kept`, `.shorten`), else none."""
+    skips = [r for m, s, r in rows if s == "skip"]
+    same = [r for m, s, r in rows if s == "skip" and m == method]
+    if same:
+        return same[0]
+    return skips[0] if len(skips) == 1 else None
 
 
 def _fmt(value, pct: bool = False) -> str:
@@ -55,12 +66,12 @@ def render_table(reports: list[dict]) -> str:
 
     groups: dict = {}
     for r in reports:
-        key, skip = _group_key(r["id"])
-        groups.setdefault(key if key is not None else ("", r["id"], ""), []).append((skip, r))
+        key, method, skip = _group_key(r["id"])
+        groups.setdefault(key if key is not None else ("", r["id"]), []).append((method, skip, r))
     for key in sorted(groups, key=str):
-        rows = sorted(groups[key], key=lambda sr: (SKIP_ORDER.get(sr[0], 9), sr[1]["id"]))
-        base = next((r for s, r in rows if s == "skip"), None)
-        for skip, r in rows:
+        rows = sorted(groups[key], key=lambda msr: (SKIP_ORDER.get(msr[1], 9), msr[2]["id"]))
+        for method, skip, r in rows:
+            base = _baseline(rows, method) if skip in ("noskip", "short") else None
             res, util, lat = r["resources"], r["utilization"], r["latency"]
             name = r["id"] + (f" [{r['part']}]" if len(parts) > 1 else "")
             lines.append(
@@ -69,7 +80,7 @@ def render_table(reports: list[dict]) -> str:
                 f"{_fmt(util['dsp'], True):>6s} {_fmt(util['bram18'], True):>6s} "
                 f"{_fmt(lat['cycles']):>9s} {_fmt(lat['us']):>9s} {_fmt(fmax_estimate(r)):>8s}"
             )
-            if base is not None and skip in ("noskip", "short"):
+            if base is not None:
                 cells = [saving(base["resources"][c], res[c]) for c in COLUMNS]
                 lat_saving = saving(base["latency"]["cycles"], lat["cycles"])
                 text = "  ".join(
