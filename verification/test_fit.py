@@ -66,7 +66,11 @@ def test_memory_geometry_follows_the_7_series_bram18_aspect_ratios():
     assert cost.Memory("w", 100, 8, True).bram18 == 0  # under BLOCK_ROM_BITS: logic
     assert cost.Memory("fifo", 64, 576, False).bram18 == 0  # distributed RAM
     assert cost.Memory("fifo", 80, 128, False).bram18 == 4
-    assert cost.dsp_per_lane(8, 8) == 1 and cost.dsp_per_lane(24, 18) == 1 and cost.dsp_per_lane(25, 18) == 2
+    assert cost.dsp_per_lane(8, 8) == 1 and cost.dsp_per_lane(25, 18) == 1 and cost.dsp_per_lane(26, 18) == 2
+    assert cost.dsp_per_lane(25, 18, in_signed=False) == 2  # the zero above an unsigned input stays
+    # Yosys leaves products under 9 bits in LUTs: the signed 4-bit stem of w4a4 (4 x 4), not its unsigned
+    # 4-bit ReLU outputs (5 x 4)
+    assert cost.dsp_per_lane(4, 4) == 0 and cost.dsp_per_lane(4, 4, in_signed=False) == 1 and cost.dsp_per_lane(5, 4) == 1
 
 
 def test_the_planner_picks_the_smallest_interval_that_fits():
@@ -197,7 +201,23 @@ def test_a_refit_reads_the_designs_features_and_recovers_an_exact_linear_law(tmp
     for design_id, by_resource in cost.calibration_error().items():
         assert all(v["predicted"] == v["yosys"] for v in by_resource.values()), (design_id, by_resource)
     assert cost.calibration_label().startswith("workspace refit ") and cost.calibration_label() != shipped
+    # the refit changes what design.json predicts, not the hardware's identity (synthesis and co-simulation
+    # results are keyed by it)
+    again = rtl.write_design(net, tmp_path / f"d{i}_{seed}", RTLSettings(fit=True, max_util=util, allow_overfit=True),
+                             log=lambda *a: None)
+    assert again.content_hash == design.content_hash
+    assert again.info["fit"]["calibration"] == cost.calibration_label() != design.info["fit"]["calibration"]
+    assert rtl.RTLDesign.load(again.path).info["fit"]["calibration"] == cost.calibration_label()
     assert set(cost.calibration_error()) == {f"d{i}_{seed} --fit" for i in range(5) for seed in (0, 1)}
+    # the law holds on every row left out of the fit, and on the reports themselves (`synth --check-cost`);
+    # a report 10 % over the law's LUTs is found 9.1 % under by the model
+    for by_resource in [*cost.leave_one_out().values(), *cost.against_reports(pairs).values()]:
+        assert all(v["predicted"] == v["yosys"] for v in by_resource.values()), by_resource
+    report, design_info = pairs[0]
+    off = {**report, "resources": {**report["resources"], "lut": round(report["resources"]["lut"] * 1.1)}}
+    assert cost.against_reports([(off, design_info)])["d0_0"]["lut"]["error_pct"] == -9.1
+    assert "d0_0" in cost.error_table("t", cost.against_reports([(off, design_info)])) and "LUT 9.1%" in \
+        cost.error_table("t", cost.against_reports([(off, design_info)]))
     with pytest.raises(SkiplessError, match="only Yosys reports"):
         cost.write_calibration([({**pairs[0][0], "flow": "vendor"}, pairs[0][1])] + pairs[1:])
     with pytest.raises(SkiplessError, match=r"two reports of d0_0 --fit: give each design \(and plan\) once"):

@@ -44,6 +44,9 @@ def register(sub) -> None:
     p.add_argument("--json", help="also write all reports of this call into one JSON file")
     p.add_argument("--no-record", action="store_true", help="do not add the reports to the results store (benchmarks/results)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--check-cost", action="store_true",
+                   help="print the planner's resource model (the calibration in use) against these Yosys reports, from "
+                        "the features each design.json recorded, and its error on each calibration row left out of the fit")
     p.add_argument("--calibrate-cost", action="store_true",
                    help="refit the planner's resource model to these Yosys reports (written to the workspace's benchmarks/results/cost_calibration.json, read before the shipped one)")
     p.set_defaults(func=cmd_synth)
@@ -150,6 +153,14 @@ def cmd_synth(args) -> int:
             save(synth_record(report))
     if errors:
         raise SkiplessError(f"{len(errors)} of {len(folders)} designs failed: " + "; ".join(errors))
+    if args.check_cost:
+        from skipless.rtl import cost
+        from skipless.rtl.design import RTLDesign
+
+        pairs = [(r, RTLDesign.load(folder).info) for r, folder in zip(reports, folders, strict=True) if r["flow"] == "yosys"]
+        print(cost.error_table(f"resource model ({cost.calibration_label()}) against these Yosys reports:",
+                               cost.against_reports(pairs)), end="")
+        print(cost.error_table("the same model on each of its calibration rows, fitted without it:", cost.leave_one_out()), end="")
     if args.calibrate_cost:
         from skipless.rtl.cost import write_calibration
         from skipless.rtl.design import RTLDesign

@@ -3,9 +3,9 @@
 What is counted, and how each count was checked against Yosys ``synth_xilinx`` on this RTL:
 
 * **DSP48**: one per multiplier lane (PI x PO per convolution) whose product fits the DSP48E1's
-  25 x 18 signed multiplier (the engine's product is ``(XW + 1) x WW`` bits); wider ones take
-  ``ceil(a/25) x ceil(b/18)``. Yosys maps every lane to a DSP48E1: the six calibration designs
-  match exactly (the shipped calibration). A layer with two products per multiplier (``dsp2``) takes
+  25 x 18 signed multiplier (the engine's product is ``(XW + 1) x WW`` bits, of which Yosys keeps XW
+  for a signed input); wider ones take ``ceil(a/25) x ceil(b/18)``, and a product under 9 bits stays
+  in LUTs as Yosys leaves it (:func:`dsp_per_lane`). Every calibration design matches Yosys exactly. A layer with two products per multiplier (``dsp2``) takes
   one DSP48 per lane pair (the weights' packing goes into the DSP48's pre-adder and the rounding
   constant into its post-adder: no LUT, checked on a toy module with Yosys 0.70); one with LUT
   multipliers none.
@@ -53,6 +53,7 @@ from skipless.rtl.graph import Network
 from skipless.rtl.ops.conv import DSP_A, DSP_B
 from skipless.rtl.schedule import Plan
 
+DSP_Y_MINWIDTH = 9  # Yosys synth_xilinx (mul2dsp) maps a multiply to a DSP48 from a 9-bit product up
 LUTRAM_MAX_DEPTH = 64  # RAMs up to this many words stay in distributed RAM (RAM64M)
 BRAM18_ASPECTS = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 CALIBRATION_FILE = "cost_calibration.json"
@@ -98,8 +99,15 @@ def memories(net: Network, plan: Plan) -> list[Memory]:
     return out
 
 
-def dsp_per_lane(in_width: int, weight_width: int) -> int:
-    a, b = sorted((in_width + 1, weight_width), reverse=True)  # the input is sign-extended by one bit
+def dsp_per_lane(in_width: int, weight_width: int, in_signed: bool = True) -> int:
+    """DSP48s Yosys maps one product to. skl_conv multiplies the input as a signed XW + 1-bit operand;
+    Yosys drops the extra copy of a signed input's sign bit, not the zero above an unsigned one, and
+    leaves a product under ``DSP_Y_MINWIDTH`` bits in LUTs (the w4a4 stem: 4 x 4 bits, checked on
+    r8-skip-w4a4.qat, 2 of its 167 products)."""
+    a = in_width if in_signed else in_width + 1
+    if a + weight_width < DSP_Y_MINWIDTH:
+        return 0
+    a, b = sorted((a, weight_width), reverse=True)
     if a <= DSP_A and b <= DSP_B:
         return 1
     return math.ceil(a / DSP_A) * math.ceil(b / DSP_B)
@@ -142,10 +150,11 @@ def features(net: Network, plan: Plan) -> dict:
         cp, p = plan.convs[node.name], node.params
         lanes = cp.pi * cp.po
         in_width, ww = widths[node.inputs[0]], p["weight_type"].width
-        if cp.multiplier == "lut":
+        per_lane = 1 if cp.multiplier == "dsp2" else dsp_per_lane(in_width, ww, net.producer(node.inputs[0]).type.signed)
+        if cp.multiplier == "lut" or per_lane == 0:  # shift-and-add in LUTs, or a product Yosys leaves there
             lut_mult_bits += lanes * lut_multiplier_bits(in_width, ww)
         else:
-            dsp += cp.multipliers * dsp_per_lane(in_width, ww)
+            dsp += cp.multipliers * per_lane
         lane_bits += lanes * p["acc_type"].width
         ff, adder = mac_pipeline(cp.pi, cp.po, p["acc_type"].width, in_width, ww, cp.multiplier)
         pipeline_ff += ff
@@ -220,6 +229,10 @@ def _fit(source: str, text: str) -> tuple[list[dict], dict[str, np.ndarray]]:
     except (ValueError, KeyError, TypeError) as e:
         raise SkiplessError(f"the resource model's calibration {source} is not a calibration file ({e}): "
                             f"rewrite it with `skipless synth IDS --flow yosys --calibrate-cost`, or delete it") from None
+    return rows, _coefficients(rows, source)
+
+
+def _coefficients(rows: list[dict], source: str) -> dict[str, np.ndarray]:
     coef = {}
     for resource, terms in TERMS.items():
         if len(rows) <= len(terms):
@@ -227,12 +240,13 @@ def _fit(source: str, text: str) -> tuple[list[dict], dict[str, np.ndarray]]:
         a = np.array([_row(r["features"], resource) for r in rows])
         counted = [r["yosys"][resource] - _structural(r["features"], resource) for r in rows]
         coef[resource] = np.linalg.lstsq(a, np.array(counted, dtype=float), rcond=None)[0]
-    return rows, coef
+    return coef
 
 
-def predict(feats: dict) -> dict[str, int]:
-    """Predicted LUT, FF, DSP and BRAM18 of a plan with these :func:`features`."""
-    _, coef = calibration()
+def predict(feats: dict, coef: dict[str, np.ndarray] | None = None) -> dict[str, int]:
+    """Predicted LUT, FF, DSP and BRAM18 of a plan with these :func:`features` (by the calibration in use,
+    or by ``coef``)."""
+    coef = coef if coef is not None else calibration()[1]
     out = {r: max(0, round(float(np.array(_row(feats, r)) @ c) + _structural(feats, r))) for r, c in coef.items()}
     return {"lut": out["lut"], "ff": out["ff"], "dsp": int(feats["dsp"]), "bram18": out["bram18"]}
 
@@ -254,6 +268,41 @@ def calibration_error() -> dict[str, dict]:
     """Per calibration row (:func:`row_name`) and resource: predicted, Yosys, and the error in % of Yosys."""
     rows, _ = calibration()
     return {row_name(row): compare(predict(row["features"]), row["yosys"]) for row in rows}
+
+
+def leave_one_out() -> dict[str, dict]:
+    """Per calibration row: the error of the model fitted to the other rows only, i.e. on a design it has
+    not seen (what a design outside the calibration can expect)."""
+    rows, _ = calibration()
+    return {row_name(row): compare(predict(row["features"], _coefficients(rows[:i] + rows[i + 1:], "leave one out")), row["yosys"])
+            for i, row in enumerate(rows)}
+
+
+def against_reports(reports_and_designs: list[tuple[dict, dict]]) -> dict[str, dict]:
+    """Per Yosys report: the model in use (not the one its design.json was planned with) against Yosys'
+    counts, from the features its design.json recorded."""
+    out = {}
+    for report, design in reports_and_designs:
+        if "features" not in (design.get("fit") or {}):
+            raise SkiplessError(f"{report.get('id')}: its design.json records no resource features; regenerate it with `skipless rtl`")
+        out[report["id"]] = compare(predict(design["fit"]["features"]), {r: report["resources"][r] for r in RESOURCES})
+    return out
+
+
+def error_table(title: str, errors: dict[str, dict]) -> str:
+    """Lines of predicted vs Yosys per design and resource, and the largest error per resource."""
+    lines = [title]
+    worst: dict[str, float] = {}
+    for name, by_resource in errors.items():
+        cells = []
+        for r, v in by_resource.items():
+            pct = v["error_pct"]
+            cells.append(f"{r.upper()} {v['predicted']:,} vs {v['yosys']:,} ({'-' if pct is None else f'{pct:+.1f}%'})")
+            if pct is not None:
+                worst[r] = max(worst.get(r, 0.0), abs(pct))
+        lines.append(f"  {name:30s} " + "  ".join(cells))
+    lines.append("  largest error: " + ", ".join(f"{r.upper()} {v:.1f}%" for r, v in worst.items()))
+    return "\n".join(lines) + "\n"
 
 
 def write_calibration(reports_and_designs: list[tuple[dict, dict]]) -> Path:

@@ -208,14 +208,18 @@ def write_design(net: Network, out_dir, settings: RTLSettings | None = None, top
     info = describe(net, p, settings, streams, top)
     info["fit"] = chosen.to_dict() if chosen else None
     info["id"] = design_id or net.name
-    info["content_hash"] = hashlib.sha256((lib + text + json.dumps(info, sort_keys=True, default=str)).encode()).hexdigest()
+    # the hardware's identity: the Verilog and what describes it, not the resource model's prediction, so
+    # that refitting the model (`skipless synth --calibrate-cost`) keeps synthesis and co-simulation results
+    hardware = {k: v for k, v in info.items() if k != "fit"}
+    info["content_hash"] = hashlib.sha256((lib + text + json.dumps(hardware, sort_keys=True, default=str)).encode()).hexdigest()
     info["generator_version"] = GENERATOR_VERSION
     texts = {LIBRARY: lib, f"{top}.v": text}
     out = Path(out_dir)
     with exclusive(out, "RTL design", wait=True):
         try:
             old = RTLDesign.load(out, verify=False)
-            if old.info.get("content_hash") == info["content_hash"] and old.info.get("id") == info["id"] and not old.stale_files():
+            if (old.info.get("content_hash") == info["content_hash"] and old.info.get("id") == info["id"]
+                    and old.info.get("fit") == json.loads(json.dumps(info["fit"], default=str)) and not old.stale_files()):
                 return old
         except SkiplessError:
             pass
