@@ -125,6 +125,21 @@ class Build:
         """QKeras outputs (float64: exact fixed-point values)."""
         return self.model.predict(x, verbose=0, batch_size=256).astype(np.float64)
 
+    def rtl_reference(self, x: np.ndarray) -> tuple[np.ndarray, str]:
+        """(what the RTL must equal, its name): QKeras where it computes the fixed-point values exactly
+        (:attr:`QuantSpec.qkeras_exact`), else skipless's integer model of the same arithmetic
+        (``skipless.rtl.reference``, equal to hls4ml's C-simulation), named so in every record."""
+        from skipless.quant import get_spec
+
+        if self.vid is None or get_spec(self.vid.quant).qkeras_exact:
+            return self.reference(x), "qkeras"
+        from skipless.rtl import network_of, reference
+
+        net = network_of(self.graph())
+        self.log(f"{self.design_id}: {self.vid.quant} products do not fit float32, so QKeras is not exact: "
+                 f"the RTL is checked against the integer reference (equal to the C-simulation)")
+        return reference.predict(net, net.input.type.to_mantissa(x)), "integer"
+
     # ---------------------------------------------------------------- steps
 
     def convert(self):
@@ -198,7 +213,7 @@ class Build:
         if x is None:
             x, y = self.test_images(n)
         design = design or self.rtl()
-        reference = self.reference(x)
+        reference, against = self.rtl_reference(x)
         result = cosim.cosim(design, x, simulator=settings.simulator, seed=settings.seed, gap_prob=settings.gap_prob,
                              stall_prob=settings.stall_prob, watchdog_cycles=settings.watchdog_cycles, log=self.log,
                              expected=reference, max_mismatches=max_mismatches, progress=progress,
@@ -206,7 +221,7 @@ class Build:
         checked = len(result.outputs)
         info = {"id": self.design_id, **result.summary(design.info["clock_period_ns"]),
                 "bit_exact_images": checked - len(result.mismatches), "design_hash": design.content_hash,
-                "flow": design.info.get("flow", "open")}
+                "flow": design.info.get("flow", "open"), "reference": against}
         if result.mismatches:
             info["first_mismatch"] = result.mismatches[0]
         if y is not None:

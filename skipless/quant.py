@@ -67,6 +67,16 @@ class QuantSpec:
     def is_float(self) -> bool:
         return self.weight is None
 
+    @property
+    def qkeras_exact(self) -> bool:
+        """Whether QKeras, which computes in float32, gives the exact fixed-point values: every weight x
+        activation product must fit float32's 24-bit significand (bit-exact measured at w4a4 to w8a8;
+        w16a16's 32-bit products do not fit, and its QKeras outputs differ in the last bits)."""
+        if self.is_float:
+            return True
+        widest = max(t.width for t in (self.input, self.relu, self.signed) if t is not None)
+        return self.weight.width + widest <= 24
+
     def to_dict(self) -> dict:
         return asdict(self)
 

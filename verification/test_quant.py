@@ -77,3 +77,10 @@ def test_sat_sym_is_modelled_by_the_parsed_type():
     np.testing.assert_array_equal(got, [-7.0, -7.0, 7.0, 0.0])
     with pytest.raises(SkiplessError, match="not a fixed-point type"):
         FixedType.parse("float")
+
+
+def test_qkeras_is_exact_where_every_product_fits_float32():
+    """The RTL's reference: QKeras (float32) up to w8a8, the integer reference at w16a16, whose 32-bit
+    products float32 cannot hold (its QKeras outputs differ from the fixed-point values in the last bits)."""
+    assert all(get_spec(q).qkeras_exact for q in ("w4a4", "w6a8", "w8a8", "float"))
+    assert not get_spec("w16a16").qkeras_exact

@@ -67,7 +67,8 @@ def cmd_rtl(args) -> int:
 
 def _print_cosim(design_id: str, result, design, args) -> None:
     r = result.record
-    print(f"{design_id} ({args.rtl} RTL, {args.sim}): {r['bit_exact_images']}/{r['images']} images bit-exact with QKeras"
+    print(f"{design_id} ({args.rtl} RTL, {args.sim}): {r['bit_exact_images']}/{r['images']} images bit-exact with "
+          f"{'QKeras' if r.get('reference', 'qkeras') == 'qkeras' else 'the integer reference'}"
           + (f"; hardware top-1 {100 * r['accuracy']:.2f}%" if "accuracy" in r else ""))
     if "first_mismatch" in r:
         m = r["first_mismatch"]
