@@ -1184,9 +1184,6 @@ module skl_conv #(
     );
 endmodule
 
-`default_nettype wire
-/* verilator lint_on DECLFILENAME */
-
 // ---------------------------------------------------------------------------------------------
 // skl_sign: hls4ml's binary_tanh, +1 where x >= 0 and -1 elsewhere, cast to OUT.
 // ---------------------------------------------------------------------------------------------
@@ -1229,3 +1226,6 @@ module skl_sign #(
         .out_data(out_data), .out_valid(out_valid), .out_ready(out_ready)
     );
 endmodule
+
+`default_nettype wire
+/* verilator lint_on DECLFILENAME */
