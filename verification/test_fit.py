@@ -215,9 +215,12 @@ def test_a_refit_reads_the_designs_features_and_recovers_an_exact_linear_law(tmp
         assert all(v["predicted"] == v["yosys"] for v in by_resource.values()), by_resource
     report, design_info = pairs[0]
     off = {**report, "resources": {**report["resources"], "lut": round(report["resources"]["lut"] * 1.1)}}
-    assert cost.against_reports([(off, design_info)])["d0_0"]["lut"]["error_pct"] == -9.1
-    assert "d0_0" in cost.error_table("t", cost.against_reports([(off, design_info)])) and "LUT 9.1%" in \
+    assert cost.against_reports([(off, design_info)])["d0_0 --fit"]["lut"]["error_pct"] == -9.1
+    assert "d0_0 --fit" in cost.error_table("t", cost.against_reports([(off, design_info)])) and "LUT 9.1%" in \
         cost.error_table("t", cost.against_reports([(off, design_info)]))
+    # one network at the default plan and fitted: two reports, two names (not one overwriting the other)
+    default_plan = {**design_info, "settings": {**design_info["settings"], "fit": False}}
+    assert set(cost.against_reports([(off, design_info), (off, default_plan)])) == {"d0_0 --fit", "d0_0"}
     with pytest.raises(SkiplessError, match="only Yosys reports"):
         cost.write_calibration([({**pairs[0][0], "flow": "vendor"}, pairs[0][1])] + pairs[1:])
     with pytest.raises(SkiplessError, match=r"two reports of d0_0 --fit: give each design \(and plan\) once"):
