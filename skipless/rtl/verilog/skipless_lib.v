@@ -1024,7 +1024,18 @@ module skl_conv #(
     /* verilator lint_on WIDTHEXPAND */
 
     // ---- multiply-accumulate stage ---------------------------------------------------------
-    wire [PI*XW-1:0] x_chunk = inb1 ? q1[c1*PI*XW +: PI*XW] : {(PI*XW){1'b0}};
+    // The step's chunk of PI inputs: an AND-OR over the NCH chunks, decoded from c1. (An indexed part
+    // select q1[c1*PI*XW +: PI*XW] multiplies c1 by PI*XW when that is not a power of two: on the
+    // w16a16 fc, XW = 17, Yosys put the product in a DSP48 and the shifter behind it was the critical
+    // path, 124.6 MHz.)
+    reg [PI*XW-1:0] x_chunk;
+    always @* begin : pick_chunk
+        integer k;
+        x_chunk = {(PI*XW){1'b0}};
+        /* verilator lint_off WIDTHEXPAND */
+        for (k = 0; k < NCH; k = k + 1) x_chunk = x_chunk | ({(PI*XW){inb1 && (c1 == k)}} & q1[k*PI*XW +: PI*XW]);
+        /* verilator lint_on WIDTHEXPAND */
+    end
     wire [PO*PI*AW-1:0] terms;
     wire [PO*PI*PW-1:0] prods;  // lane o*PI+i: the signed product x_i * w_oi
     wire [PI*(XW+1)-1:0] x_in;  // input i as a signed XW+1-bit operand (zero-extended when unsigned)
