@@ -172,3 +172,18 @@ def test_the_table_compares_each_skipless_design_with_its_skip_design():
     # with two skip designs, a student compares with the one trained like it, and with none when none is
     # (no guess between the two)
     assert _savings(grid + normal) == {"r8-noskip-w8a8.normal": "saves vs r8-skip-w8a8.normal +50.0%"}
+
+
+def test_a_fitted_design_is_compared_only_with_a_design_of_its_own_plan():
+    """`skipless rtl --fit` makes another design of the same network: the table names it ``--fit`` and its
+    savings are against the fitted skip design, never across plans (the default skip design here would
+    give +50 % instead of +25 %)."""
+    from skipless.synth.table import render_table
+
+    fitted = [dict(_table_report("r20-skip-w8a8", 1000), plan="fit"), dict(_table_report("r20-noskip-w8a8", 750), plan="fit")]
+    default = [dict(_table_report("r20-skip-w8a8", 1500), plan="default")]
+    lines = render_table(default + fitted).splitlines()
+    saves = [line.strip() for line in lines if line.startswith("    saves vs")]
+    assert [line.split()[0] for line in lines if line.startswith("r20-")] == ["r20-skip-w8a8", "r20-skip-w8a8", "r20-noskip-w8a8"]
+    assert any(line.startswith("r20-noskip-w8a8 --fit ") for line in lines)
+    assert len(saves) == 1 and saves[0].startswith("saves vs r20-skip-w8a8 --fit: LUT +25.0%")

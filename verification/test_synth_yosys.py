@@ -131,6 +131,19 @@ def test_cache_hit_does_no_work(synthesized, monkeypatch):
 
 
 @requires_yosys
+def test_a_report_names_its_plan_and_a_cached_one_without_it_is_given_it(synthesized, tmp_path, monkeypatch):
+    """The table keeps a fitted design (`skipless rtl --fit`) apart from the default one by the report's plan;
+    a report cached before reports named it gets it from design.json, with no synthesis."""
+    folder, report, _ = synthesized
+    assert report["plan"] == "default"
+    folder = copy_design(folder, tmp_path / "r8-skip-w8a8" / "rtl")
+    write_report({k: v for k, v in report.items() if k != "plan"}, folder)
+    hide_yosys(monkeypatch)
+    assert yosys_synth(folder, log=lambda _: None)["plan"] == "default"
+    assert read_report(folder / "synth_yosys.json") == report
+
+
+@requires_yosys
 def test_a_report_of_another_yosys_is_synthesized_again(synthesized, tmp_path):
     """A cached report from another Yosys version (planted: the report's tool renamed) is not read as this
     Yosys' result: an upgrade would otherwise show the old tool's counts under the new tool's table."""

@@ -264,7 +264,7 @@ def row_name(row: dict) -> str:
     return f"{row['id']} --fit" if row.get("plan") == "fit" else row["id"]
 
 
-def _plan(design: dict) -> str:
+def plan_kind(design: dict) -> str:
     """How a design.json's plan was made: by the fit planner ("fit") or at the fixed settings ("default")."""
     return "fit" if (design.get("settings") or {}).get("fit") else "default"
 
@@ -290,7 +290,7 @@ def against_reports(reports_and_designs: list[tuple[dict, dict]]) -> dict[str, d
     for report, design in reports_and_designs:
         if "features" not in (design.get("fit") or {}):
             raise SkiplessError(f"{report.get('id')}: its design.json records no resource features; regenerate it with `skipless rtl`")
-        out[row_name({"id": report["id"], "plan": _plan(design)})] = compare(predict(design["fit"]["features"]), {r: report["resources"][r] for r in RESOURCES})
+        out[row_name({"id": report["id"], "plan": plan_kind(design)})] = compare(predict(design["fit"]["features"]), {r: report["resources"][r] for r in RESOURCES})
     return out
 
 
@@ -321,7 +321,7 @@ def write_calibration(reports_and_designs: list[tuple[dict, dict]]) -> Path:
         if report.get("flow") != "yosys" or "features" not in (design.get("fit") or {}):
             raise SkiplessError(f"{report.get('id')}: only Yosys reports of designs written with their resource features "
                                 f"(skipless rtl, this version) can calibrate the model; regenerate and synthesize it")
-        rows.append({"id": report["id"], "plan": _plan(design),
+        rows.append({"id": report["id"], "plan": plan_kind(design),
                      "features": design["fit"]["features"],
                      "yosys": {r: report["resources"][r] for r in RESOURCES}, "yosys_version": report["tool"]["version"],
                      "rtl_hash": (report.get("cache") or {}).get("rtl_hash"),

@@ -3,6 +3,8 @@
 A report is a JSON object written atomically as ``synth_<flow>.json`` in the design's folder::
 
     id               design id (e.g. r20-noskip-w8a8)
+    plan             Yosys flow only: "fit" when the open RTL's plan came from the fit planner
+                     (`skipless rtl --fit`), else "default"; the same id at two plans is two designs
     flow             "yosys" | "vitis" | "vivado"
     tool             {"name", "version"}
     part             part name; "family" and "board" when the part table knows it

@@ -9,15 +9,22 @@ SKIP_ORDER = {"skip": 0, "noskip": 1, "short": 2}
 COLUMNS = ("lut", "ff", "dsp", "bram18")
 
 
-def _group_key(design_id: str):
-    """((depth, quant), training method, skip token) of a variant id; (None, None, None) for other names."""
+def _group_key(report: dict):
+    """((depth, quant, plan), training method, skip token) of a report's variant id; (None, None, None) for
+    other names. The plan keeps a fitted design (`skipless rtl --fit`) apart from the default one of the
+    same network: savings compare designs of one plan."""
     from skipless import zoo
 
     try:
-        vid = zoo.parse_id(design_id)
+        vid = zoo.parse_id(report["id"])
     except SkiplessError:
         return None, None, None
-    return (vid.depth, vid.quant), vid.method or "", vid.skip
+    return (vid.depth, vid.quant, report.get("plan", "default")), vid.method or "", vid.skip
+
+
+def design_name(report: dict) -> str:
+    """A report's design as the table names it: its id, marked ``--fit`` when the fit planner made its plan."""
+    return report["id"] + (" --fit" if report.get("plan") == "fit" else "")
 
 
 def _baseline(rows: list[tuple[str, str, dict]], method: str) -> dict | None:
@@ -66,14 +73,14 @@ def render_table(reports: list[dict]) -> str:
 
     groups: dict = {}
     for r in reports:
-        key, method, skip = _group_key(r["id"])
+        key, method, skip = _group_key(r)
         groups.setdefault(key if key is not None else ("", r["id"]), []).append((method, skip, r))
     for key in sorted(groups, key=str):
         rows = sorted(groups[key], key=lambda msr: (SKIP_ORDER.get(msr[1], 9), msr[2]["id"]))
         for method, skip, r in rows:
             base = _baseline(rows, method) if skip in ("noskip", "short") else None
             res, util, lat = r["resources"], r["utilization"], r["latency"]
-            name = r["id"] + (f" [{r['part']}]" if len(parts) > 1 else "")
+            name = design_name(r) + (f" [{r['part']}]" if len(parts) > 1 else "")
             lines.append(
                 f"{name:28s} {_fmt(res['lut']):>9s} {_fmt(res['ff']):>9s} {_fmt(res['dsp']):>6s} "
                 f"{_fmt(res['bram18']):>7s} {_fmt(util['lut'], True):>6s} {_fmt(util['ff'], True):>6s} "
@@ -87,7 +94,7 @@ def render_table(reports: list[dict]) -> str:
                     f"{c.upper()} {'-' if v is None else f'{v:+.1f}%'}" for c, v in zip(COLUMNS, cells, strict=True)
                 )
                 lat_text = "-" if lat_saving is None else f"{lat_saving:+.1f}%"
-                lines.append(f"    saves vs {base['id']}: {text}  latency {lat_text}")
+                lines.append(f"    saves vs {design_name(base)}: {text}  latency {lat_text}")
         if len(groups) > 1:
             lines.append("")
     if "yosys" in flows:

@@ -35,6 +35,7 @@ from skipless.errors import SkiplessError
 from skipless.fileio import exclusive
 from skipless.parts import DEFAULT_PART, Part, get_part
 from skipless.provenance import provenance
+from skipless.rtl.cost import plan_kind
 from skipless.rtl.design import RTLDesign
 from skipless.synth import timing
 from skipless.synth.report import (
@@ -354,6 +355,9 @@ def _synth(rtl_dir: Path, target, force: bool, timeout: float | None, log) -> di
     if not force:
         cached = _same_tool(cached_report(rtl_dir, FLOW, key), name, log)
         if cached is not None:
+            if "plan" not in cached:  # a report written before reports named their plan
+                cached = dict(cached, plan=plan_kind(design))
+                write_report(cached, rtl_dir)
             if cached["part"] == target.name:
                 log(f"{name}: yosys report for {target.name} up to date (rtl {digest[:12]})")
             else:
@@ -373,6 +377,7 @@ def _synth(rtl_dir: Path, target, force: bool, timeout: float | None, log) -> di
     report = {
         "schema": SCHEMA_VERSION,
         "id": name,
+        "plan": plan_kind(design),
         "flow": FLOW,
         "tool": {"name": "yosys", "version": version, "command": os.path.basename(cmd[0])},
         **_part_fields(resources, target),
