@@ -73,6 +73,17 @@ def test_memory_geometry_follows_the_7_series_bram18_aspect_ratios():
     assert cost.dsp_per_lane(4, 4) == 0 and cost.dsp_per_lane(4, 4, in_signed=False) == 1 and cost.dsp_per_lane(5, 4) == 1
 
 
+def test_stream_bits_are_the_stream_beats_the_top_declares(tmp_path):
+    """The model's width feature is every stream's beat as the emitted top declares it (`s_<stream>_data`),
+    the skip FIFO's output among them."""
+    import re
+
+    design = rtl.write_design(residual_block(), tmp_path / "d", top="unit", log=lambda *a: None)
+    declared = re.findall(r"wire \[(\d+):0\] s_(\w+)_data;", (design.path / "unit.v").read_text())
+    assert "add_skip_fifo" in {name for _, name in declared}
+    assert design.info["fit"]["features"]["stream_bits"] == sum(int(msb) + 1 for msb, _ in declared)
+
+
 def test_the_planner_picks_the_smallest_interval_that_fits():
     net = residual_block(shape=(8, 8, 8))
     tight = RTLSettings(fit=True, max_util=0.2)  # 44 of the xc7z020's 220 DSPs
@@ -187,9 +198,9 @@ def test_a_refit_reads_the_designs_features_and_recovers_an_exact_linear_law(tmp
                                       log=lambda *a: None)
             f = design.info["fit"]["features"]
             # the MAC pipeline is counted, not fitted: the law holds for what Yosys adds beyond it
-            law = {"lut": 2 * f["layers"] - 3 * f["dsp"] + 5 * f["bram18_geometry"] + 100 + f["tree_adder_bits"],
+            law = {"lut": 2 * f["layers"] + 3 * f["stream_bits"] + 5 * f["bram18_geometry"] + 100 + f["tree_adder_bits"],
                    "ff": f["lut_memory_bits"] + 4 * f["layers"] - 2 * f["dsp"] + f["bram18_geometry"] + 7 + f["pipeline_ff"],
-                   "dsp": f["dsp"], "bram18": 2 * f["bram18_geometry"] + f["layers"] + 1}
+                   "dsp": f["dsp"], "bram18": 2 * f["bram18_geometry"] + f["stream_bits"] - f["lane_bits"] + 1}
             report = {"id": f"d{i}_{seed}", "flow": "yosys", "resources": law, "tool": {"version": "Yosys test"},
                       "provenance": {"git_commit": "test"}}
             pairs.append((report, design.info))

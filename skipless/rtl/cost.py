@@ -20,12 +20,15 @@ What is counted, and how each count was checked against Yosys ``synth_xilinx`` o
   Yosys packs and merges them differently (Yosys 0.70 comes out 5-30 % under this count), so the
   count is then corrected by a linear fit (:data:`TERMS`).
 * **LUT and FF**: the MAC pipeline counted from its structure (:func:`mac_pipeline`: one FF per
-  pipeline register bit, one LUT per adder-tree bit), plus a linear model (:data:`TERMS`) in a fixed
-  part per layer, the DSP48s (which take in registers and adds the count puts in fabric: a negative
-  coefficient), the block RAMs and, for FF, the bits of memories kept in LUTs.
+  pipeline register bit, one LUT per adder-tree bit), plus a linear model (:data:`TERMS`). LUT: a part
+  per layer, per block RAM and per stream bit (:func:`stream_bits`: the elementwise modules work on a
+  whole pixel, so their logic grows with the widths). FF: per layer, per block RAM, per bit of the
+  memories kept in LUTs and per DSP48 (which takes in registers the count puts in fabric: a negative
+  coefficient).
 
 The terms were chosen on Yosys 0.70 reports of designs with one product per DSP48 and with two
-(``dsp2``), by the largest error over the calibration rows and the error on each row left out of the fit.
+(``dsp2``), at w4a4, w8a8 and w16a16, by the largest error over the calibration rows and the error on
+each row left out of the fit.
 The fitted coefficients come from least squares over the Yosys reports of a calibration file, computed
 when the module is used (never typed in); :func:`calibration_error` says how well they fit. The file is
 the workspace's ``benchmarks/results/cost_calibration.json`` when ``skipless synth --calibrate-cost`` wrote
@@ -142,6 +145,14 @@ def mac_pipeline(pi: int, po: int, acc_width: int, in_width: int, weight_width: 
     return operands + po * (pi + 1 + registers) * acc_width + 4 * (2 + levels), po * adders * acc_width
 
 
+def stream_bits(net: Network, plan: Plan) -> int:
+    """Bits of one beat (a pixel: channels x element width) summed over every stream the top declares, the
+    network's and the skip FIFOs' outputs. Each module registers its output beat, and the elementwise ones
+    (casts, adds, pooling) work on all of it at once, so this is what scales a design's logic with its widths."""
+    return (sum(n.shape[2] * n.type.width * len(n.outputs) for n in net.nodes)
+            + sum(f.width for f in plan.fifos.values()))
+
+
 def features(net: Network, plan: Plan) -> dict:
     """What the resource model reads from a plan (also written to design.json, to re-fit it later)."""
     widths = net.stream_widths()
@@ -160,7 +171,7 @@ def features(net: Network, plan: Plan) -> dict:
         pipeline_ff += ff
         tree_adder_bits += adder
     mems = memories(net, plan)
-    return {"dsp": dsp, "lane_bits": lane_bits, "lut_memory_bits": sum(m.bits for m in mems if not m.in_block_ram),
+    return {"dsp": dsp, "lane_bits": lane_bits, "stream_bits": stream_bits(net, plan), "lut_memory_bits": sum(m.bits for m in mems if not m.in_block_ram),
             "bram18_geometry": sum(m.bram18 for m in mems), "layers": len(net.nodes),
             "pipeline_ff": pipeline_ff, "tree_adder_bits": tree_adder_bits, "lut_multiplier_bits": lut_mult_bits}
 
@@ -168,9 +179,11 @@ def features(net: Network, plan: Plan) -> dict:
 TERMS = {  # resource -> the features its linear model reads (and a constant)
     # A negative per-DSP48 coefficient is expected for LUT and FF: Yosys puts pipeline registers and adds
     # inside the DSP48 (its A/B/P registers, its post-adder) that the counted MAC pipeline puts in fabric.
-    "lut": ("layers", "dsp", "bram18_geometry"),
+    # LUT and BRAM18 read the stream bits, which scale with the widths: without them a model fitted to w8a8
+    # alone missed w16a16 by up to -28 % LUT and w4a4 by up to +61 % BRAM18.
+    "lut": ("stream_bits", "layers", "bram18_geometry"),
     "ff": ("lut_memory_bits", "layers", "dsp", "bram18_geometry"),
-    "bram18": ("lane_bits", "lut_memory_bits", "layers", "bram18_geometry"),
+    "bram18": ("stream_bits", "bram18_geometry", "lane_bits", "lut_memory_bits"),
 }
 # Counted, not fitted: one flip-flop per MAC pipeline register bit, one LUT per adder-tree bit and per
 # LUT-multiplier adder bit (a LUT and a carry bit each). A calibration row from RTL before the MAC
