@@ -1024,18 +1024,22 @@ module skl_conv #(
     /* verilator lint_on WIDTHEXPAND */
 
     // ---- multiply-accumulate stage ---------------------------------------------------------
-    // The step's chunk of PI inputs: an AND-OR over the NCH chunks, decoded from c1. (An indexed part
-    // select q1[c1*PI*XW +: PI*XW] multiplies c1 by PI*XW when that is not a power of two: on the
-    // w16a16 fc, XW = 17, Yosys put the product in a DSP48 and the shifter behind it was the critical
-    // path, 124.6 MHz.)
-    reg [PI*XW-1:0] x_chunk;
-    always @* begin : pick_chunk
-        integer k;
-        x_chunk = {(PI*XW){1'b0}};
-        /* verilator lint_off WIDTHEXPAND */
-        for (k = 0; k < NCH; k = k + 1) x_chunk = x_chunk | ({(PI*XW){inb1 && (c1 == k)}} & q1[k*PI*XW +: PI*XW]);
-        /* verilator lint_on WIDTHEXPAND */
-    end
+    // The step's chunk of PI inputs. The chunks are laid out at a power-of-two stride CS, so that the
+    // select's offset c1 * CS is a shift: q1[c1*PI*XW +: PI*XW] multiplies c1 by PI*XW when that is not
+    // a power of two (the w16a16 fc, XW = 17: Yosys put the product in a DSP48, and the shifter behind
+    // it was the design's critical path, 124.6 MHz). Where PI*XW is a power of two this is that select.
+    localparam integer CS = 1 << $clog2(PI * XW);
+    wire [NCH*CS-1:0] q1_chunks;
+    genvar ch;
+    generate
+        for (ch = 0; ch < NCH; ch = ch + 1) begin : g_chunk
+            assign q1_chunks[ch*CS +: PI*XW] = q1[ch*PI*XW +: PI*XW];
+            if (CS > PI * XW) begin : g_pad
+                assign q1_chunks[ch*CS + PI*XW +: CS - PI*XW] = {(CS - PI*XW){1'b0}};
+            end
+        end
+    endgenerate
+    wire [PI*XW-1:0] x_chunk = inb1 ? q1_chunks[c1*CS +: PI*XW] : {(PI*XW){1'b0}};
     wire [PO*PI*AW-1:0] terms;
     wire [PO*PI*PW-1:0] prods;  // lane o*PI+i: the signed product x_i * w_oi
     wire [PI*(XW+1)-1:0] x_in;  // input i as a signed XW+1-bit operand (zero-extended when unsigned)
