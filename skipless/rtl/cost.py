@@ -177,8 +177,8 @@ def features(net: Network, plan: Plan) -> dict:
 
 
 TERMS = {  # resource -> the features its linear model reads (and a constant)
-    # A negative per-DSP48 coefficient is expected for LUT and FF: Yosys puts pipeline registers and adds
-    # inside the DSP48 (its A/B/P registers, its post-adder) that the counted MAC pipeline puts in fabric.
+    # A negative per-DSP48 coefficient is expected for FF: Yosys puts pipeline registers inside the DSP48
+    # (its A/B/P registers) that the counted MAC pipeline puts in fabric.
     # LUT and BRAM18 read the stream bits, which scale with the widths: without them a model fitted to w8a8
     # alone missed w16a16 by up to -28 % LUT and w4a4 by up to +61 % BRAM18.
     "lut": ("stream_bits", "layers", "bram18_geometry"),
@@ -272,8 +272,8 @@ def compare(predicted: dict, yosys: dict) -> dict[str, dict]:
 
 
 def row_name(row: dict) -> str:
-    """A calibration row's name: the design id, marked ``--fit`` when its plan came from the fit planner
-    (the same network is a calibration row once per plan)."""
+    """A design's name in calibration rows and synthesis tables (a row or a Yosys report: ``id`` and ``plan``):
+    the id, marked ``--fit`` when its plan came from the fit planner (the same network is one design per plan)."""
     return f"{row['id']} --fit" if row.get("plan") == "fit" else row["id"]
 
 

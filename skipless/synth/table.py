@@ -4,6 +4,7 @@ the savings of noskip/short against skip."""
 from __future__ import annotations
 
 from skipless.errors import SkiplessError
+from skipless.rtl.cost import row_name
 
 SKIP_ORDER = {"skip": 0, "noskip": 1, "short": 2}
 COLUMNS = ("lut", "ff", "dsp", "bram18")
@@ -20,11 +21,6 @@ def _group_key(report: dict):
     except SkiplessError:
         return None, None, None
     return (vid.depth, vid.quant, report.get("plan", "default")), vid.method or "", vid.skip
-
-
-def design_name(report: dict) -> str:
-    """A report's design as the table names it: its id, marked ``--fit`` when the fit planner made its plan."""
-    return report["id"] + (" --fit" if report.get("plan") == "fit" else "")
 
 
 def _baseline(rows: list[tuple[str, str, dict]], method: str) -> dict | None:
@@ -80,7 +76,7 @@ def render_table(reports: list[dict]) -> str:
         for method, skip, r in rows:
             base = _baseline(rows, method) if skip in ("noskip", "short") else None
             res, util, lat = r["resources"], r["utilization"], r["latency"]
-            name = design_name(r) + (f" [{r['part']}]" if len(parts) > 1 else "")
+            name = row_name(r) + (f" [{r['part']}]" if len(parts) > 1 else "")
             lines.append(
                 f"{name:28s} {_fmt(res['lut']):>9s} {_fmt(res['ff']):>9s} {_fmt(res['dsp']):>6s} "
                 f"{_fmt(res['bram18']):>7s} {_fmt(util['lut'], True):>6s} {_fmt(util['ff'], True):>6s} "
@@ -94,7 +90,7 @@ def render_table(reports: list[dict]) -> str:
                     f"{c.upper()} {'-' if v is None else f'{v:+.1f}%'}" for c, v in zip(COLUMNS, cells, strict=True)
                 )
                 lat_text = "-" if lat_saving is None else f"{lat_saving:+.1f}%"
-                lines.append(f"    saves vs {design_name(base)}: {text}  latency {lat_text}")
+                lines.append(f"    saves vs {row_name(base)}: {text}  latency {lat_text}")
         if len(groups) > 1:
             lines.append("")
     if "yosys" in flows:
