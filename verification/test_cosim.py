@@ -141,15 +141,14 @@ def test_open_rtl_equals_qkeras_100_images(variant, build_of, dataset, simulator
 def _trained_designs():
     from skipless.train import grid
 
-    designs = grid.hardware_designs() or [f"{v}.normal" for v in TRAINED]
-    return [d for d in designs if not d.split(".")[0].endswith("w16a16")]  # float32 QKeras is not exact there
+    return grid.hardware_designs() or [f"{v}.normal" for v in TRAINED]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("design_id", _trained_designs())
 def test_full_test_set_in_rtl(design_id, dataset, hls_dir, simulator):
     """The nightly's RTL verdict: the whole test set (r8) or 1 000 images (r20) streamed through the RTL,
-    every output equal to QKeras; the result goes to the results store."""
+    every output equal to QKeras (at w16a16 to the integer reference); the result goes to the results store."""
     _skip_without(simulator)
     build = Build(design_id, folder=hls_dir / design_id, dataset=dataset, log=lambda *a: None)
     n = "all" if design_id.startswith("r8-") else 1000

@@ -4,8 +4,9 @@ Parametrized over the variant grid; test ids are variant ids, so `pytest verific
 `-k "noskip and w4a4"` select the obvious cases. A trained artifact from models/ is used where one
 exists for the variant, random weights (BN calibrated on real images) otherwise.
 
-w16a16 is not in the grid: its 16x16-bit products accumulate past float32's 24-bit mantissa, so the
-QKeras reference itself (computed in float32) is not exact there.
+w16a16 is not in that grid: its 16x16-bit products accumulate past float32's 24-bit mantissa, so the
+QKeras reference itself (computed in float32) is not exact there. A w16a16 design is checked against the
+integer reference instead (`test_w16a16_csim_is_checked_against_the_integer_reference`).
 """
 
 import itertools
@@ -15,6 +16,7 @@ import pytest
 
 from skipless import hls, zoo
 from skipless.data import edge_cases
+from skipless.flow import INTEGER, Build
 
 pytestmark = pytest.mark.csim
 
@@ -79,3 +81,21 @@ def test_mismatch_report_names_the_layer_with_the_planted_wrong_precision(plante
     assert d is not None and d.layer == planted, result.summary()
     assert d.hls_value != d.keras_value
     assert f"first divergent layer '{planted}'" in result.summary() and f"sample {d.sample}" in result.summary()
+
+
+def test_w16a16_csim_is_checked_against_the_integer_reference(dataset, hls_dir):
+    """QKeras computes w16a16 in float32 and misses the last bits, so the C-simulation is compared with
+    the integer reference (skipless.rtl.reference, from the project's graph); a reference one LSB off on
+    one output is caught and named."""
+    build = Build("r8-noskip-w16a16", folder=hls_dir / "r8-noskip-w16a16", dataset=dataset, log=lambda *a: None)
+    x = csim_inputs(dataset, 4)
+    result = build.verify(x=x)
+    assert result.record["reference"] == INTEGER and result.bit_exact, result.summary()
+    assert "the integer reference" in result.summary()
+    assert result.record["qkeras_max_abs_diff"] > 0  # why QKeras is not the reference here
+    np.testing.assert_array_equal(result.csim_outputs, build.exact_reference(x)[0].reshape(result.csim_outputs.shape))
+    planted = result.reference.copy().reshape(len(x), -1)
+    planted[1, 3] += 2.0 ** -build.network.output.type.frac
+    bad = hls.verify(build.model, build.convert(), x, reference=planted)
+    assert bad.n_equal == len(x) - 1 and not bad.bit_exact
+    assert bad.summary().startswith(f"MISMATCH: {len(x) - 1}/{len(x)} images equal to the integer reference")

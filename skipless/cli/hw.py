@@ -33,6 +33,8 @@ def cmd_csim(args) -> int:
         emit_json(record)
     else:
         print(f"{args.id}: {result.summary()}")
+        if "qkeras_max_abs_diff" in record:
+            print(f"  QKeras (float32, not exact at {build.vid.quant}) is off by up to {record['qkeras_max_abs_diff']:g}")
         rate = record["images"] / record["seconds"] if record["seconds"] else 0.0
         print(f"  C-sim accuracy {100 * record['accuracy']:.2f}% on {record['images']} {build.dataset.name} test images; "
               f"{rate:.1f} images/s")

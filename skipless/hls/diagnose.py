@@ -1,7 +1,7 @@
 """Bit-exactness check and mismatch diagnosis: where does the C-simulation leave the QKeras reference?
 
-:func:`verify` runs the C-simulation and the QKeras model on the same images and demands exact
-equality. When they differ, :func:`first_divergence` recompiles the project with hls4ml's layer
+:func:`verify` runs the C-simulation and the QKeras model (or a given exact reference) on the same
+images and demands exact equality. When they differ, :func:`first_divergence` recompiles the project with hls4ml's layer
 tracing into a sibling folder, runs the first mismatching image through it and through the QKeras
 model layer by layer, and names the first layer (in hls4ml's graph order) whose outputs differ, with
 the position and both values.
@@ -49,6 +49,7 @@ class Verification:
     csim_outputs: np.ndarray
     reference: np.ndarray
     divergence: Divergence | None = None
+    against: str = "QKeras"  # what the outputs were compared with
 
     @property
     def bit_exact(self) -> bool:
@@ -56,8 +57,8 @@ class Verification:
 
     def summary(self) -> str:
         if self.bit_exact:
-            return f"bit-exact: {self.n_images}/{self.n_images} images, every output equal to QKeras"
-        text = f"MISMATCH: {self.n_equal}/{self.n_images} images equal, max |diff| {self.max_abs_diff:g}"
+            return f"bit-exact: {self.n_images}/{self.n_images} images, every output equal to {self.against}"
+        text = f"MISMATCH: {self.n_equal}/{self.n_images} images equal to {self.against}, max |diff| {self.max_abs_diff:g}"
         return text + (f"; {self.divergence}" if self.divergence else "")
 
 
@@ -116,10 +117,16 @@ def first_divergence(model, project: HLSProject, x: np.ndarray, sample: int) -> 
 
 
 def verify(model, project: HLSProject, x: np.ndarray, workers: int | None = None, diagnose: bool = True,
-           progress=None) -> Verification:
-    """C-simulate ``x`` and compare every output, exactly, with ``model`` (the QKeras reference)."""
+           progress=None, reference: np.ndarray | None = None) -> Verification:
+    """C-simulate ``x`` and compare every output, exactly, with ``model`` (the QKeras reference), or with
+    ``reference`` where one is given (the integer reference where QKeras' float32 is not exact; then no
+    layer-by-layer diagnosis, which traces QKeras)."""
     outputs = csim(project, x, workers=workers, progress=progress)
-    reference = np.asarray(model.predict(np.asarray(x, dtype=np.float32), verbose=0), dtype=np.float64)
+    against = "QKeras" if reference is None else "the integer reference"
+    if reference is None:
+        reference = np.asarray(model.predict(np.asarray(x, dtype=np.float32), verbose=0), dtype=np.float64)
+    else:
+        diagnose = False
     equal = np.all(outputs.reshape(len(x), -1) == reference.reshape(len(x), -1), axis=1)
     result = Verification(
         n_images=len(x),
@@ -127,6 +134,7 @@ def verify(model, project: HLSProject, x: np.ndarray, workers: int | None = None
         max_abs_diff=float(np.abs(outputs - reference.reshape(outputs.shape)).max()) if len(x) else 0.0,
         csim_outputs=outputs,
         reference=reference,
+        against=against,
     )
     if diagnose and not result.bit_exact:
         result.divergence = first_divergence(model, project, x, int(np.argmin(equal)))
