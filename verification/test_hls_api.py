@@ -73,6 +73,24 @@ def test_a_cached_project_whose_files_changed_is_rebuilt_not_trusted(tmp_path, d
     np.testing.assert_array_equal(hls.csim(again, x), model.predict(x, verbose=0).astype(np.float64))
 
 
+def test_a_project_folder_moved_elsewhere_is_rebuilt_not_trusted(tmp_path):
+    """A workspace copied or restored to another path (a CI cache, another checkout): hls4ml's library
+    reads its weights from the absolute path it was built in, so the moved project is rebuilt in its new
+    place (before, it was trusted, and its C-simulation died looking for the old folder's weight files)."""
+    import shutil
+
+    model = handwritten_qkeras_model()
+    hls.convert(model, tmp_path / "here" / "p", log=lambda s: None)
+    shutil.move(tmp_path / "here", tmp_path / "there")
+    logs = []
+    moved = hls.convert(model, tmp_path / "there" / "p", log=logs.append)
+    assert moved.built and moved.lib_path.is_relative_to((tmp_path / "there").resolve())
+    assert any("built in" in line and "here" in line for line in logs), logs
+    x = np.random.default_rng(0).uniform(-3, 3, (4, 12, 12, 3)).astype(np.float32)
+    np.testing.assert_array_equal(hls.csim(moved, x), model.predict(x, verbose=0).astype(np.float64))
+    assert not hls.convert(model, tmp_path / "there" / "p", log=lambda s: None).built  # and then it is cached
+
+
 def test_two_converts_of_one_folder_take_turns(tmp_path):
     """Two processes converting the same model into one folder: the second waits for the first's lock,
     then finds its build (before, the second's cleanup deleted the first's project)."""

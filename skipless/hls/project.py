@@ -183,9 +183,15 @@ def generated_files(generated: Path) -> list[Path]:
 
 
 def stale_files(path: Path, build: dict) -> list[str]:
-    """The generated files that are missing or no longer match the build record (empty: the cache is good)."""
+    """The generated files that are missing or no longer match the build record (empty: the cache is good).
+    A project built in another folder is stale as a whole: hls4ml's compiled library reads its weight
+    files from the absolute path it was built in (a workspace copied, moved, or restored from a CI cache
+    elsewhere would load another folder's weights, or die on missing ones)."""
     if "files" not in build:
         return ["(a build record without file hashes)"]
+    built_in = Path(build["lib_path"]).parent.parent
+    if built_in != (path / GENERATED_DIR).resolve():
+        return [f"(built in {built_in}, whose absolute paths its library holds)"]
     return changed_files(build["files"], path / GENERATED_DIR)
 
 
