@@ -1,10 +1,10 @@
-"""``skipless models list|show`` and ``skipless data info``."""
+"""``skipless models list|show|activations`` and ``skipless data info``."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from skipless.cli.common import add_parser, emit_json
+from skipless.cli.common import add_parser, emit_json, int_at_least
 
 
 def cmd_models_list(args) -> int:
@@ -90,6 +90,31 @@ def cmd_models_show(args) -> int:
     return 0
 
 
+def cmd_models_activations(args) -> int:
+    import numpy as np
+
+    from skipless import data, zoo
+    from skipless.train.health import first_constant_layer, layer_health
+
+    ds = data.load(args.dataset, args.data_dir)
+    model = zoo.hardware_model(args.id, ds)
+    x = ds.normalize(ds.x_test[: args.n])
+    rows = layer_health(model, x)
+    dead = first_constant_layer(rows)
+    classes = np.bincount(model.predict(x, verbose=0).argmax(axis=-1), minlength=len(ds.classes))
+    if args.json:
+        emit_json({"id": args.id, "images": len(x), "layers": [vars(r) for r in rows],
+                   "first_constant_layer": dead.name if dead else None, "predicted_classes": classes.tolist()})
+    else:
+        print(f"{args.id}: hardware model on the first {len(x)} {ds.name} test images")
+        for r in rows:
+            print(f"  {r.text()}")
+        print(f"  predicted classes: {classes.tolist()}")
+        print(f"  COLLAPSED: from {dead.name} on, every image gives the same output" if dead
+              else "  every layer's output depends on the image")
+    return 1 if dead else 0
+
+
 def cmd_data_info(args) -> int:
     import numpy as np
 
@@ -117,6 +142,14 @@ def register(sub) -> None:
     p.add_argument("--layers", action="store_true", help="print every layer with its output shape")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_models_show)
+    p = add_parser(msub, "activations", "is a trained model alive? per layer: zeros, distinct values, and whether the "
+                   "output still depends on the image; exit 1 when a layer gives the same output for every image")
+    p.add_argument("id", help="trained artifact (r20-noskip-w4a4.iter-kept) or variant id")
+    p.add_argument("--n", type=int_at_least(2), default=256, help="test images (at least 2: whether an output depends on the image needs two)")
+    p.add_argument("--dataset", default="fashion_mnist", choices=("fashion_mnist", "cifar10"))
+    p.add_argument("--data-dir")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models_activations)
 
     dgroup = add_parser(sub, "data", "datasets")
     dsub = dgroup.add_subparsers(dest="data_command", required=True)

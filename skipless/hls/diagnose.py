@@ -23,6 +23,7 @@ from skipless.errors import SkiplessError
 from skipless.fixed import FixedType
 from skipless.hls.csim import csim
 from skipless.hls.project import HLSProject, to_hls4ml
+from skipless.train.health import layer_outputs
 
 
 @dataclass
@@ -83,22 +84,12 @@ def _keras_counterpart(model, hls_name: str) -> str | None:
     return None
 
 
-def keras_layer_outputs(model, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Every layer's output for images ``x`` (float64)."""
-    import tensorflow as tf
-
-    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    probe = tf.keras.Model(model.inputs, [layer.output for layer in layers])
-    outs = probe.predict(x.astype(np.float32), verbose=0)
-    return {layer.name: np.asarray(o, dtype=np.float64) for layer, o in zip(layers, outs, strict=True)}
-
-
 def first_divergence(model, project: HLSProject, x: np.ndarray, sample: int) -> Divergence | None:
     """Trace image ``sample`` through hls4ml and QKeras; the first layer in hls4ml's order that differs."""
     trace_model = to_hls4ml(model, project.path / "trace_prj", project.settings, trace=True)
     image = np.ascontiguousarray(x[sample : sample + 1], dtype=np.float64)
     _, traces = trace_model.trace(image)
-    keras_outs = keras_layer_outputs(model, image)
+    keras_outs = layer_outputs(model, image)
     for layer in trace_model.get_layers():
         keras_name = _keras_counterpart(model, layer.name)
         if layer.name not in traces or keras_name is None:
