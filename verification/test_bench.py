@@ -415,7 +415,7 @@ def grid_records(lut_skip=21418, acc_skip=91.57, latency_skip=110936, date="2026
         out.append(rec(design, "accuracy", {"test_accuracy": acc}, date=date, method=method, dataset="fashion_mnist"))
         out.append(rec(design, "synth", {"lut": lut, "ff": 20000, "dsp": dsp, "bram18": bram, "latency_cycles": latency,
                                          "latency_us": latency * 6.667 / 1000, "interval_cycles": 73728}, date=date,
-                       flow="yosys", part="xc7z020clg400-1", tool="yosys", tool_version=version))
+                       flow="yosys", part="xc7z020clg400-1", tool="yosys", tool_version=version, clock_period=6.667))
         out.append(rec(design, "cosim", {"rtl_match": 1.0, "rtl_mismatches": 0}, date=date, simulator="verilator",
                        test_images=10000))
     return out
@@ -460,6 +460,27 @@ def test_the_headline_table_and_verdict(tmp_path):
     big = headline.headline_rows(grid_records())
     big[1].utilization["dsp"] = 2.5
     assert headline.winner(big).skip == "skip" and "not every design fits" in headline.verdicts(big)[0]
+
+
+def test_the_headline_fills_microseconds_names_older_rtl_runs_and_judges_no_lone_design():
+    from skipless.bench import headline
+
+    records = grid_records()
+    for r in records:  # a synthesis report made before its co-simulation has cycles but no microseconds
+        if r["kind"] == "synth":
+            r["metrics"].pop("latency_us")
+    rows = headline.headline_rows(records)
+    assert rows[0].latency_us == pytest.approx(110936 * 6.667 / 1000)
+    # the committed table of RTL verification runs: a larger run than the records is shown, with its RTL's commit
+    verified = {"r8-skip-w8a8.qat": {"images": 20000, "mismatches": 0, "provenance": {"git_commit": "5b5fca4aaaa"}},
+                "r8-noskip-w8a8.iter-kept": {"images": 5, "mismatches": 0, "provenance": {"git_commit": "1234567"}}}
+    header, cells = headline.table(headline.headline_rows(records, rtl_verified=verified))
+    col = header.index("RTL-verified images")
+    assert cells[0][col] == "20000 (0 mismatches, RTL of 5b5fca4)" and cells[1][col] == "10000 (0 mismatches)"
+    # a cell with one judged design has nothing to compare: no winner
+    lone = headline.headline_rows([r for r in records if r["case"].startswith("r8-skip")])
+    assert headline.winner(lone) is None and headline.verdicts(lone) == [
+        "r8: w8a8: no verdict yet (needs accuracy and synthesis of at least two of skip, noskip and short)"]
 
 
 def test_a_new_tool_version_reads_as_tool_changed_not_as_a_regression():

@@ -44,6 +44,7 @@ class HeadlineRow:
     interval_cycles: float | None = None
     rtl_images: int | None = None  # images checked bit-exactly in RTL (largest run)
     rtl_mismatches: int | None = None
+    rtl_of: str | None = None  # the commit whose RTL that run checked, where it is not this record set's
 
     @property
     def fits(self) -> bool | None:
@@ -70,8 +71,10 @@ def _method(record: dict) -> str | None:
     return (vid.method if vid else None) or (record.get("params") or {}).get("method")
 
 
-def headline_rows(records: list[dict], part: str | None = None) -> list[HeadlineRow]:
-    """One row per (depth, quant, skip) that has a trained design with an accuracy or a synthesis record."""
+def headline_rows(records: list[dict], part: str | None = None, rtl_verified: dict | None = None) -> list[HeadlineRow]:
+    """One row per (depth, quant, skip) that has a trained design with an accuracy or a synthesis record.
+    ``rtl_verified`` (benchmarks/results/rtl_verified.json: design -> its largest RTL verification run)
+    supplies the RTL-verified images where it holds a larger run than the records, named with its commit."""
     from skipless.parts import DEFAULT_PART, get_part
 
     part_name = part or DEFAULT_PART
@@ -97,8 +100,10 @@ def headline_rows(records: list[dict], part: str | None = None) -> list[Headline
                 m = rec["metrics"]
                 if "test_accuracy" in m:
                     row.accuracy = float(m["test_accuracy"])
+            clock_ns = None
             for rec in kinds.get("synth", []):
                 m = rec["metrics"]
+                clock_ns = (rec.get("params") or {}).get("clock_period")
                 row.resources = {r: float(m[r]) for r in RESOURCES if r in m}
                 row.part = part_name
                 row.utilization = {r: v / capacity[r] for r, v in row.resources.items() if capacity.get(r)}
@@ -115,6 +120,12 @@ def headline_rows(records: list[dict], part: str | None = None) -> list[Headline
                 if images and "rtl_match" in m and (row.rtl_images is None or images > row.rtl_images):
                     row.rtl_images = int(images)
                     row.rtl_mismatches = int(m.get("rtl_mismatches", round(images * (1 - float(m["rtl_match"])))))
+            if row.latency_us is None and row.latency_cycles is not None and clock_ns:
+                row.latency_us = row.latency_cycles * float(clock_ns) / 1000.0
+            run = (rtl_verified or {}).get(row.design)
+            if run and run.get("images", 0) > (row.rtl_images or 0):
+                row.rtl_images, row.rtl_mismatches = int(run["images"]), int(run.get("mismatches", 0))
+                row.rtl_of = ((run.get("provenance") or {}).get("git_commit") or "?")[:7]
             if row.accuracy is None and not row.resources:
                 continue
             rows.append(row)
@@ -145,7 +156,8 @@ def table(rows: list[HeadlineRow]) -> tuple[list[str], list[list[str]]]:
             cells.append("-" if value is None else f"{value:,.0f}".replace(",", " ") + ("" if save is None else f" ({-save:+.1f} %)"))
         latency = "-" if r.latency_cycles is None else f"{r.latency_cycles:,.0f}".replace(",", " ") + " cycles" + (
             "" if r.latency_us is None else f" = {r.latency_us:.0f} µs")
-        rtl = "-" if r.rtl_images is None else f"{r.rtl_images} ({r.rtl_mismatches} mismatches)"
+        rtl = "-" if r.rtl_images is None else f"{r.rtl_images} ({r.rtl_mismatches} mismatches" + (
+            f", RTL of {r.rtl_of})" if r.rtl_of else ")")
         cells += [latency, _num(r.interval_cycles, ".0f"), r.fit_text(), rtl]
         out.append(cells)
     return header, out
@@ -157,9 +169,10 @@ def _num(value: float | None, fmt: str) -> str:
 
 def winner(cell: list[HeadlineRow]) -> HeadlineRow | None:
     """Among the cell's designs as accurate as its best (within ACCURACY_TOLERANCE) and that fit, the one
-    with the fewest LUTs (then BRAM); designs without resources or accuracy are not judged."""
+    with the fewest LUTs (then BRAM); designs without resources or accuracy are not judged, and a cell with
+    fewer than two judged designs has no winner (nothing to compare)."""
     judged = [r for r in cell if r.accuracy is not None and r.resources.get("lut") is not None]
-    if not judged:
+    if len(judged) < 2:
         return None
     best = max(r.accuracy for r in judged)
     good = [r for r in judged if r.accuracy >= best - ACCURACY_TOLERANCE and r.fits is not False] or judged
@@ -188,7 +201,8 @@ def verdicts(rows: list[HeadlineRow]) -> list[str]:
                         what.append(f"{res.upper().replace('18', '')} {-s:+.1f} %")
                 if what:
                     bits.append(f"{r.skip}: {', '.join(what)}")
-            head = f"{quant}: {w.skip} wins" if w else f"{quant}: no verdict yet (needs accuracy and synthesis)"
+            head = f"{quant}: {w.skip} wins" if w else (f"{quant}: no verdict yet (needs accuracy and synthesis of at least "
+                                                         f"two of skip, noskip and short)")
             fit = "" if base is None or base.fits is None else ("" if all(r.fits for r in cell if r.fits is not None)
                                                                   else " (not every design fits the part)")
             parts.append(head + (f" ({'; '.join(bits)})" if bits else "") + fit)

@@ -49,6 +49,7 @@ from skipless.bench.store import (
     latest,
     load_results,
     results_dir,
+    rtl_verified_runs,
     run_status,
     setting,
 )
@@ -204,7 +205,7 @@ def baseline_section(records: list[dict], baseline: dict | None, baseline_path: 
 
 def headline_section(records: list[dict]) -> Section:
     s = Section("Headline: skip vs noskip vs short")
-    rows = headline.headline_rows(records)
+    rows = headline.headline_rows(records, rtl_verified=rtl_verified_runs())
     if not rows:
         s.no_data("needs accuracy and synthesis or co-simulation records of trained designs "
                   "(`pytest benchmarks`, `skipless synth`)")

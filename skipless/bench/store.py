@@ -32,7 +32,7 @@ from pathlib import Path
 
 from skipless import workspace
 from skipless.errors import SkiplessError
-from skipless.fileio import writable_dir, write_atomic
+from skipless.fileio import read_json, writable_dir, write_atomic
 from skipless.provenance import provenance
 
 KINDS = ("accuracy", "csim", "cosim", "synth", "train")
@@ -122,6 +122,17 @@ def update_json_rows(path: Path, key: str, row: dict) -> None:
     rows = json.loads(path.read_text()) if path.exists() else {}
     rows[key] = row
     write_json(path, rows)
+
+
+RTL_VERIFIED = "rtl_verified.json"  # per design, its largest RTL verification run (committed, in the results folder)
+
+
+def rtl_verified_runs(path: str | Path | None = None) -> dict:
+    """``benchmarks/results/rtl_verified.json``: design id -> its largest RTL verification run ({} when absent)."""
+    path = Path(path) if path is not None else workspace.current().results / RTL_VERIFIED
+    if not path.exists():
+        return {}
+    return read_json(path, "RTL verification table")
 
 
 RUN_STATUS = "run_status.json"

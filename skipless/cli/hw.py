@@ -87,16 +87,13 @@ def _print_cosim(design_id: str, result, design, args) -> None:
           f"{r['images_per_s']:.3f} images/s (build {r['build_s']} s); gaps {args.gap}, back-pressure {args.stall}, seed {args.seed}")
 
 
-RTL_VERIFIED = "rtl_verified.json"
-
-
 def _table_row(design_id: str, record: dict, args) -> None:
     """Keep, per design, its largest RTL verification run in benchmarks/results/rtl_verified.json (committed;
     the README's "RTL-verified" column): a run of fewer images of the same design does not replace it."""
     import json
 
     from skipless import workspace
-    from skipless.bench.store import update_json_rows
+    from skipless.bench.store import RTL_VERIFIED, update_json_rows
 
     path = workspace.current().results / RTL_VERIFIED
     key = design_id if args.rtl == "open" else f"{design_id}/{args.rtl}"
