@@ -137,14 +137,14 @@ def csim_task(design_id: str, dataset, start: int, stop: int) -> dict:
     """C-simulate test images [start, stop) of a design against its exact reference (QKeras; the integer
     reference at w16a16); counts and the differing images."""
     from skipless import hls
-    from skipless.flow import QKERAS
+    from skipless.flow import REFERENCE_LABEL
 
     build = _build(design_id, dataset)
     x, y = build.test_images(stop)
     x, y = x[start:], y[start:]
     reference, against = build.exact_reference(x)
-    result = hls.verify(build.model, build.convert(), x, workers=1, diagnose=False,
-                        reference=None if against == QKERAS else reference)
+    result = hls.verify(build.model, build.convert(), x, workers=1, diagnose=False, reference=reference,
+                        against=REFERENCE_LABEL[against])
     got, want = result.csim_outputs.reshape(len(x), -1), result.reference.reshape(len(x), -1)
     bad = np.nonzero((got != want).any(axis=1))[0]
     return {"images": len(x), "mismatch_images": [start + int(i) for i in bad], "correct": int((got.argmax(axis=1) == y).sum())}

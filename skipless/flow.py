@@ -30,7 +30,8 @@ from skipless.hls.project import HLSSettings
 from skipless.rtl.schedule import RTLSettings
 
 CSIM_RECORD = "csim.json"
-QKERAS, INTEGER = "qkeras", "integer"  # the two references a design is checked against
+QKERAS, INTEGER = "qkeras", "integer"  # the two references a design is checked against (names in records)
+REFERENCE_LABEL = {QKERAS: "QKeras", INTEGER: "the integer reference"}  # ... and in verdicts
 COSIM_RESUME = "cosim_resume"  # finished chunks of a co-simulation still running (or killed)
 COSIM_RECORD = "cosim.json"
 
@@ -174,8 +175,8 @@ class Build:
         project = self.convert()
         reference, against = self.exact_reference(x)
         start = time.time()
-        result = hls.verify(self.model, project, x, workers=workers, progress=progress,
-                            reference=None if against == QKERAS else reference)
+        result = hls.verify(self.model, project, x, workers=workers, progress=progress, reference=reference,
+                            against=REFERENCE_LABEL[against])
         seconds = time.time() - start
         record = {"id": self.design_id, "images": len(x), "bit_exact_images": result.n_equal, "bit_exact": result.bit_exact,
                   "max_abs_diff": result.max_abs_diff, "seconds": round(seconds, 2), "content_hash": project.content_hash,

@@ -96,6 +96,6 @@ def test_w16a16_csim_is_checked_against_the_integer_reference(dataset, hls_dir):
     np.testing.assert_array_equal(result.csim_outputs, build.exact_reference(x)[0].reshape(result.csim_outputs.shape))
     planted = result.reference.copy().reshape(len(x), -1)
     planted[1, 3] += 2.0 ** -build.network.output.type.frac
-    bad = hls.verify(build.model, build.convert(), x, reference=planted)
+    bad = hls.verify(build.model, build.convert(), x, reference=planted, against="the integer reference")
     assert bad.n_equal == len(x) - 1 and not bad.bit_exact
     assert bad.summary().startswith(f"MISMATCH: {len(x) - 1}/{len(x)} images equal to the integer reference")

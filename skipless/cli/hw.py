@@ -90,14 +90,12 @@ def _print_cosim(design_id: str, result, design, args) -> None:
 def _table_row(design_id: str, record: dict, args) -> None:
     """Keep, per design, its largest RTL verification run in benchmarks/results/rtl_verified.json (committed;
     the README's "RTL-verified" column): a run of fewer images of the same design does not replace it."""
-    import json
-
     from skipless import workspace
-    from skipless.bench.store import RTL_VERIFIED, update_json_rows
+    from skipless.bench.store import RTL_VERIFIED, rtl_verified_runs, update_json_rows
 
     path = workspace.current().results / RTL_VERIFIED
     key = design_id if args.rtl == "open" else f"{design_id}/{args.rtl}"
-    old = json.loads(path.read_text()).get(key) if path.exists() else None
+    old = rtl_verified_runs(path).get(key)
     if old and old.get("design_hash") == record["design_hash"] and old.get("images", 0) > record["images"]:
         return
     keys = ("images", "bit_exact_images", "mismatches", "accuracy", "latency_cycles", "interval_cycles", "timing_clean",

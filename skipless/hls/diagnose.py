@@ -108,16 +108,14 @@ def first_divergence(model, project: HLSProject, x: np.ndarray, sample: int) -> 
 
 
 def verify(model, project: HLSProject, x: np.ndarray, workers: int | None = None, diagnose: bool = True,
-           progress=None, reference: np.ndarray | None = None) -> Verification:
-    """C-simulate ``x`` and compare every output, exactly, with ``model`` (the QKeras reference), or with
-    ``reference`` where one is given (the integer reference where QKeras' float32 is not exact; then no
-    layer-by-layer diagnosis, which traces QKeras)."""
+           progress=None, reference: np.ndarray | None = None, against: str = "QKeras") -> Verification:
+    """C-simulate ``x`` and compare every output, exactly, with ``reference`` (what ``against`` names),
+    by default ``model``'s QKeras outputs. The layer-by-layer diagnosis traces QKeras, so it runs only
+    when QKeras is the reference (not against the integer reference, where QKeras' float32 is not exact)."""
     outputs = csim(project, x, workers=workers, progress=progress)
-    against = "QKeras" if reference is None else "the integer reference"
     if reference is None:
         reference = np.asarray(model.predict(np.asarray(x, dtype=np.float32), verbose=0), dtype=np.float64)
-    else:
-        diagnose = False
+    diagnose = diagnose and against == "QKeras"
     equal = np.all(outputs.reshape(len(x), -1) == reference.reshape(len(x), -1), axis=1)
     result = Verification(
         n_images=len(x),
