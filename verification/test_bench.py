@@ -308,8 +308,11 @@ def report_inputs(tmp_path):
     records = []
     for skip, lut, bram, acc in (("skip", 1000, 20, 91.5), ("noskip", 800, 12, 91.4), ("short", 1100, 16, 90.9)):
         case = f"r8-{skip}-w8a8"
-        records.append(rec(case, "synth", {"LUT": lut, "BRAM_18K": bram, "latency_cycles": 4000}, flow="yosys"))
+        records.append(rec(f"{case}.normal", "synth", {"LUT": lut, "BRAM_18K": bram, "latency_cycles": 4000},
+                           flow="yosys"))
         records.append(rec(case, "accuracy", {"test_accuracy": acc}, method="normal"))
+    # a random-weight design of the same variant: it has resources but no accuracy of its own
+    records.append(rec("r8-skip-w8a8", "synth", {"LUT": 500, "BRAM_18K": 5, "latency_cycles": 4000}, flow="yosys"))
     write_records(runs, records)
     with History(db) as hist:
         for night, lut in (("n1", 1000), ("n2", 990)):
@@ -332,6 +335,8 @@ def test_report_sections_from_data(tmp_path):
     assert "| r8-noskip-w8a8.normal | 800 | 91.4 | yes |" in md
     assert "| r8-skip-w8a8.normal | 1000 | 91.5 | yes |" in md
     assert "| r8-short-w8a8.normal | 1100 | 90.9 |  |" in md
+    # the random-weight r8-skip-w8a8 (500 LUT) does not borrow the trained artifact's accuracy
+    assert "| 500 |" not in md.split("## Accuracy against resources")[1].split("\n## ")[0]
     assert "| LUT | 1000 | 800 | +20.0 | 1100 | -10.0 |" in md  # savings against the skip design
     assert "2 run(s)" in md and "images_per_s" not in md.split("## History")[1]  # tool speed is not a key metric
     assert md.count("No data yet") == 2  # only the baseline and the ablation
@@ -576,6 +581,22 @@ def test_figures_are_readable():
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["w8a8", "w4a4", "Pareto front"]  # one colour per quantization
+    # the grid's crowded corner (its LUT and accuracy numbers): only the front's designs are named, and
+    # their labels do not overlap
+    grid = {"r8-noskip-w4a4.iter-kept": (9350, 88.54), "r8-skip-w4a4.qat": (12149, 89.89),
+            "r8-noskip-w6a8.iter-kept": (12158, 92.99), "r8-noskip-w8a8.iter-kept": (12573, 93.61),
+            "r8-skip-w8a8.qat": (17564, 93.72), "r8-skip-w6a8.qat": (17162, 93.27),
+            "r8-noskip-w16a16.iter-kept": (19757, 93.68), "r8-skip-w16a16.qat": (27287, 93.79),
+            "r20-noskip-w8a8.iter-kept": (33280, 94.18), "r20-skip-w8a8.qat": (42021, 94.07)}
+    fig = plots.accuracy_vs_resource(list(grid), [v[0] for v in grid.values()], [v[1] for v in grid.values()], "LUT",
+                                     "accuracy vs LUT", ["q"] * len(grid))
+    fig.canvas.draw()
+    named = {t.get_text(): t.get_window_extent(fig.canvas.get_renderer()) for t in fig.axes[0].texts}
+    assert sorted(named) == sorted(["r8-noskip-w4a4.iter-kept", "r8-skip-w4a4.qat", "r8-noskip-w6a8.iter-kept",
+                                    "r8-noskip-w8a8.iter-kept", "r8-skip-w8a8.qat", "r8-skip-w16a16.qat",
+                                    "r20-noskip-w8a8.iter-kept"])
+    boxes = list(named.values())
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
 @pytest.mark.parametrize("cmd", [["bench"], ["bench", "compare"], ["bench", "baseline"], ["bench", "ingest"], ["bench", "run"], ["bench", "merge"], ["report"]])

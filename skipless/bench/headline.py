@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from skipless.bench.store import latest
-from skipless.errors import SkiplessError
+from skipless.bench.store import case_variant, latest, record_method
 
 SKIPS = ("skip", "noskip", "short")
 # per skip mode, the methods in the order the headline prefers them (the grid's roles first)
@@ -57,20 +56,6 @@ class HeadlineRow:
         return f"{'yes' if self.fits else 'NO'} ({100 * self.utilization[worst]:.0f} % {worst.upper()})"
 
 
-def _parse(case: str):
-    from skipless.zoo import parse_id
-
-    try:
-        return parse_id(case)
-    except SkiplessError:
-        return None
-
-
-def _method(record: dict) -> str | None:
-    vid = _parse(record["case"])
-    return (vid.method if vid else None) or (record.get("params") or {}).get("method")
-
-
 def headline_rows(records: list[dict], part: str | None = None, rtl_verified: dict | None = None) -> list[HeadlineRow]:
     """One row per (depth, quant, skip) that has a trained design with an accuracy or a synthesis record.
     ``rtl_verified`` (benchmarks/results/rtl_verified.json: design -> its largest RTL verification run)
@@ -81,7 +66,7 @@ def headline_rows(records: list[dict], part: str | None = None, rtl_verified: di
     capacity = get_part(part_name).available()
     by_design: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for rec in latest(records).values():
-        vid, method = _parse(rec["case"]), _method(rec)
+        vid, method = case_variant(rec["case"]), record_method(rec)
         if vid is None or method is None or vid.skip not in SKIPS:
             continue  # random-weight designs have no accuracy: not part of the answer
         if rec["kind"] == "synth" and (rec.get("params") or {}).get("part", part_name) != part_name:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 
 def _figure(width: float = 6.4, height: float = 4.0) -> Figure:
@@ -64,7 +65,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 def accuracy_vs_resource(labels: list[str], resource: list[float], accuracy: list[float], resource_name: str,
                          title: str, groups: list[str] | None = None) -> Figure:
-    """Accuracy against a resource: one colour per group (the quantization), the Pareto front over all."""
+    """Accuracy against a resource: one colour per group (the quantization), the Pareto front over all,
+    its designs named."""
     fig = _figure(7.4, 4.2)
     ax = fig.add_subplot()
     groups = groups or [""] * len(labels)
@@ -75,15 +77,45 @@ def accuracy_vs_resource(labels: list[str], resource: list[float], accuracy: lis
     front = pareto_front(list(zip(resource, accuracy, strict=True)))
     ax.plot([resource[i] for i in front], [accuracy[i] for i in front], "--", color="black", linewidth=1, zorder=3,
             label="Pareto front")
-    for label, x, y in zip(labels, resource, accuracy, strict=True):
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.margins(x=0.25, y=0.15)  # room for the labels
     ax.set_xlabel(resource_name)
     ax.set_ylabel("test accuracy (%)")
     _title(ax, title)
     ax.grid(alpha=0.3)
     _legend_outside(fig, ax)
+    # only the front's designs are named (the report's table below the figure names every point)
+    _place_labels(fig, ax, [(labels[i], resource[i], accuracy[i]) for i in front], list(zip(resource, accuracy, strict=True)))
     return fig
+
+
+# offsets (points) tried in turn for a point's label: right of it above and below, left of it, then further
+_LABEL_OFFSETS = [(5, 4, "left"), (5, -11, "left"), (-5, 4, "right"), (-5, -11, "right"),
+                  (5, 14, "left"), (5, -21, "left"), (-5, 14, "right"), (-5, -21, "right")]
+
+
+def _place_labels(fig: Figure, ax, points: list[tuple[str, float, float]], markers: list[tuple[float, float]],
+                  fontsize: int = 7) -> None:
+    """Name each point with the first offset whose label covers no label already placed and no marker, and
+    stays inside the axes (the layout is fixed first; labels take no part in it)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    radius = 4  # pixels: a scatter marker's half width at the default size
+    placed = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+              for x, y in ax.transData.transform(markers)]
+    for text, x, y in points:
+        for dx, dy, align in _LABEL_OFFSETS:
+            label = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=fontsize)
+            label.set_in_layout(False)
+            box = label.get_window_extent(renderer)
+            free = not any(box.overlaps(other) for other in placed)
+            if free and inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1:
+                placed.append(box)
+                break
+            label.remove()
+        else:  # nowhere free: the first place, overlapping
+            label = ax.annotate(text, (x, y), textcoords="offset points", xytext=_LABEL_OFFSETS[0][:2], fontsize=fontsize)
+            label.set_in_layout(False)
 
 
 def savings_bars(metrics: list[str], series: dict[str, list[float]], title: str) -> Figure:

@@ -45,9 +45,11 @@ from skipless.bench.compare import (
 from skipless.bench.store import (
     KINDS,
     History,
+    case_variant,
     history_db,
     latest,
     load_results,
+    record_method,
     results_dir,
     rtl_verified_runs,
     run_status,
@@ -129,20 +131,6 @@ def bram_of(metrics: dict) -> float | None:
     if not ramb18 and not ramb36:
         return None
     return float(sum(ramb18) + 2 * sum(ramb36))
-
-
-def _variant(case: str):
-    from skipless.zoo import parse_id
-
-    try:
-        return parse_id(case)
-    except SkiplessError:
-        return None
-
-
-def _method(record: dict) -> str | None:
-    vid = _variant(record["case"])
-    return (vid.method if vid else None) or (record.get("params") or {}).get("method")
 
 
 # ---------------------------------------------------------------- sections
@@ -228,21 +216,20 @@ def pareto_section(records: list[dict]) -> Section:
     acc: dict[tuple[str, str | None], float] = {}
     for rec in newest:
         value = accuracy_of(rec["metrics"]) if rec["kind"] == "accuracy" else None
-        vid = _variant(rec["case"])
+        vid = case_variant(rec["case"])
         if value is not None and vid:
-            acc[(vid.base, _method(rec))] = value
+            acc[(vid.base, record_method(rec))] = value
     groups: dict[str, list[tuple[str, float, dict]]] = defaultdict(list)
     for rec in newest:
-        vid = _variant(rec["case"]) if rec["kind"] == "synth" else None
+        vid = case_variant(rec["case"]) if rec["kind"] == "synth" else None
         if not vid:
             continue
-        method = _method(rec)
-        # the accuracy of the same variant and method; a synthesis record without a method takes the
-        # variant's only accuracy record (with several methods it is ambiguous and left out)
-        candidates = [m for (base, m) in acc if base == vid.base and (m == method or method is None)]
-        if len(candidates) == 1:
-            label = vid.base + (f".{candidates[0]}" if candidates[0] else "")
-            groups[setting(rec) or "default"].append((label, acc[(vid.base, candidates[0])], rec["metrics"], vid.quant))
+        method = record_method(rec)
+        # the accuracy of the same trained design (variant and method); a random-weight design (no
+        # method) has none, even where its variant has one trained artifact
+        if method is not None and (vid.base, method) in acc:
+            label = f"{vid.base}.{method}"
+            groups[setting(rec) or "default"].append((label, acc[(vid.base, method)], rec["metrics"], vid.quant))
     if not groups:
         s.no_data("needs, for the same case, an accuracy record and a synthesis record with LUT/BRAM counts")
         return s
@@ -268,12 +255,12 @@ def savings_section(records: list[dict]) -> Section:
     groups: dict[tuple, dict[str, dict]] = defaultdict(dict)
     rank: dict[tuple, int] = {}
     for rec in latest(records).values():
-        vid = _variant(rec["case"]) if rec["kind"] in ("synth", "cosim") else None
+        vid = case_variant(rec["case"]) if rec["kind"] in ("synth", "cosim") else None
         if not vid or vid.skip not in SKIP_TOKENS:
             continue
         # trained designs of one cell compare across their methods (skip: QAT, noskip: iter-kept, ...),
         # each skip mode's preferred method first; random-weight designs among themselves
-        method = _method(rec)
+        method = record_method(rec)
         key = (vid.depth, vid.quant, "trained" if method else "-", rec["kind"], setting(rec) or "default")
         order = headline.PREFERRED[vid.skip]
         r = order.index(method) if method in order else len(order)

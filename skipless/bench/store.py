@@ -101,6 +101,24 @@ def check_record(record, where: str = "result record") -> dict:
     return record
 
 
+def case_variant(case: str):
+    """The parsed variant id of a record's case (skipless.zoo.VariantId), or None where the case is not
+    a variant id (a speed run, a demo)."""
+    from skipless.zoo import parse_id
+
+    try:
+        return parse_id(case)
+    except SkiplessError:
+        return None
+
+
+def record_method(record: dict) -> str | None:
+    """The training method of a record's design: the artifact id's suffix (r8-skip-w8a8.qat), else its
+    params' method (accuracy records); None for a random-weight design."""
+    vid = case_variant(record["case"])
+    return (vid.method if vid else None) or (record.get("params") or {}).get("method")
+
+
 def setting(record: dict) -> str:
     """The identity params of a record as ``k=v`` pairs ("" when it has none)."""
     params = record.get("params") or {}
