@@ -226,6 +226,7 @@ class Build:
         Nothing is written when the simulation fails. Finished chunks wait in ``<design>/cosim_resume/``
         until the run ends, so the same call after a kill continues where it stopped."""
         from skipless import cosim
+        from skipless.rtl.cost import plan_kind
 
         settings = settings or self.settings.cosim
         if x is None:
@@ -239,7 +240,7 @@ class Build:
         checked = len(result.outputs)
         info = {"id": self.design_id, **result.summary(design.info["clock_period_ns"]),
                 "bit_exact_images": checked - len(result.mismatches), "design_hash": design.content_hash,
-                "flow": design.info.get("flow", "open"), "reference": against}
+                "flow": design.info.get("flow", "open"), "reference": against, "plan": plan_kind(design.info)}
         if result.mismatches:
             info["first_mismatch"] = result.mismatches[0]
         if y is not None:
@@ -261,7 +262,7 @@ class Build:
             save(make_record(self.design_id, "cosim", metrics,
                              params={"simulator": settings.simulator, "bench": result.bench, "gap_prob": settings.gap_prob,
                                      "stall_prob": settings.stall_prob, "seed": settings.seed, "flow": info["flow"],
-                                     "test_images": checked}))
+                                     "test_images": checked, "plan": "fit" if info["plan"] == "fit" else None}))
         result.record = info
         result.bit_exact = not result.mismatches and checked == len(x)
         return result

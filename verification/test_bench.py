@@ -276,6 +276,10 @@ def test_synth_report_becomes_a_record():
                                  "latency_us": 26.668, "fifo_bits": 2048}  # nulls left out
     assert store.setting(record) == "flow=yosys,tool=yosys,part=xc7z020clg400-1,clock_period=6.667"
     assert {cmp.metric_class(m) for m in record["metrics"]} == {cmp.RESOURCE, cmp.LATENCY}
+    # the fit planner's design is another result than the default plan's: both survive in the store
+    fitted = synth_record({**synth_report(), "plan": "fit", "resources": {**synth_report()["resources"], "lut": 700}})
+    assert store.setting(fitted) == "flow=yosys,tool=yosys,part=xc7z020clg400-1,clock_period=6.667,plan=fit"
+    assert len(latest([record, fitted])) == 2
 
 
 def test_cli_ingest_synth_reports(tmp_path, capsys):
@@ -488,6 +492,32 @@ def test_the_headline_fills_microseconds_names_older_rtl_runs_and_judges_no_lone
         "r8: w8a8: no verdict yet (needs accuracy and synthesis of at least two of skip, noskip and short)"]
 
 
+def test_a_cell_beyond_the_part_is_compared_at_its_fitted_plan_and_never_mixes_plans():
+    from skipless.bench import headline
+
+    records = [r for r in grid_records() if r["kind"] != "cosim"]
+    for r in records:  # the default plan needs 550 DSP48s: beyond the xc7z020's 220
+        if r["kind"] == "synth":
+            r["metrics"]["dsp"] = 550
+    fitted = {"r8-skip-w8a8.qat": (15000, 180), "r8-noskip-w8a8.iter-kept": (12000, 178), "r8-short-w8a8.shorten": (16000, 180)}
+    for design, (lut, dsp) in fitted.items():
+        records.append(rec(design, "synth", {"lut": lut, "ff": 20000, "dsp": dsp, "bram18": 60, "interval_cycles": 73728},
+                           flow="yosys", part="xc7z020clg400-1", clock_period=6.667, plan="fit"))
+        records.append(rec(design, "cosim", {"rtl_match": 1.0, "rtl_mismatches": 0, "latency_cycles": 150000},
+                           simulator="verilator", test_images=2, plan="fit"))
+    rows = headline.headline_rows(records, rtl_verified={"r8-skip-w8a8.qat": {"images": 10000, "mismatches": 0},
+                                                         "r8-skip-w8a8.qat@fit": {"images": 50, "mismatches": 0}})
+    assert [(r.plan, r.resources["lut"], r.resources["dsp"], r.latency_cycles) for r in rows] == [
+        ("fit", 15000, 180, 150000), ("fit", 12000, 178, 150000), ("fit", 16000, 180, 150000)]
+    assert rows[0].fit_text() == "yes (82 % DSP, fitted plan)" and rows[0].rtl_images == 50
+    assert headline.winner(rows).skip == "noskip"
+    # one design without a fitted synthesis: the cell stays at the default plan, where none fits
+    partial = [r for r in records if not (r["case"].startswith("r8-short") and r["params"].get("plan"))]
+    rows = headline.headline_rows(partial)
+    assert {r.plan for r in rows} == {"default"} and [r.resources["dsp"] for r in rows] == [550, 550, 550]
+    assert all(r.fits is False for r in rows)
+
+
 def test_a_new_tool_version_reads_as_tool_changed_not_as_a_regression():
     base = grid_records(version="Yosys 0.23")
     worse = grid_records(lut_skip=21418 * 1.3, date="2026-02-01T00:00:00+00:00", version="Yosys 0.70")
@@ -604,3 +634,20 @@ def test_bench_commands_have_help(cmd, capsys):
     with pytest.raises(SystemExit) as e:
         main([*cmd, "--help"])
     assert e.value.code == 0 and "usage: skipless" in capsys.readouterr().out
+
+
+def test_a_fitted_designs_rtl_run_does_not_replace_the_default_plans_test_set_row(tmp_path, monkeypatch):
+    """rtl_verified.json keeps a design's largest run per plan: a 2-image run of the fit planner's RTL (another
+    design, another hash) sits beside the default plan's test set instead of replacing it."""
+    import argparse
+
+    from skipless.cli.hw import _table_row
+
+    monkeypatch.setenv("SKIPLESS_HOME", str(tmp_path))
+    args = argparse.Namespace(rtl="open", n=10000, sim="verilator", gap=0.0, stall=0.0, seed=0)
+    _table_row("r20-skip-w8a8.qat", {"images": 10000, "mismatches": 0, "design_hash": "aaa", "plan": "default"}, args)
+    args.n = 2
+    _table_row("r20-skip-w8a8.qat", {"images": 2, "mismatches": 0, "design_hash": "bbb", "plan": "fit"}, args)
+    rows = store.rtl_verified_runs(tmp_path / "benchmarks" / "results" / store.RTL_VERIFIED)
+    assert {k: v["images"] for k, v in rows.items()} == {"r20-skip-w8a8.qat": 10000, "r20-skip-w8a8.qat@fit": 2}
+    assert rows["r20-skip-w8a8.qat@fit"]["command"].endswith(" --fit")

@@ -4,8 +4,9 @@
 (``synth_<flow>.json``: id, flow, tool, part, clock_period_ns, resources, latency, interval, fifo,
 timing, provenance) and makes a ``synth`` record: the resource counts under their schema names
 (lut, ff, carry, dsp, bram18, uram), ``latency_cycles``/``latency_us``, ``interval_cycles``,
-``fifo_bits`` and ``estimated_clock_ns``; null values are left out. The flow, part and clock are
-identity params (a Yosys and a Vitis result of one design are two results); the tool version is not.
+``fifo_bits`` and ``estimated_clock_ns``; null values are left out. The flow, part, clock and a fitted
+plan are identity params (a Yosys and a Vitis result of one design are two results); the tool version
+is not.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def synth_record(report: dict, where: str = "synthesis report") -> dict:
         "tool": tool.get("name"),
         "tool_version": tool.get("version"),
         "notes": report.get("notes") or [],
+        # a fitted design (skipless rtl --fit) is another result than the default plan's
+        "plan": "fit" if report.get("plan") == "fit" else None,
     }
     record = {"case": report["id"], "kind": "synth", "metrics": metrics,
               "params": {k: v for k, v in params.items() if v is not None}, "provenance": report.get("provenance") or {}}

@@ -10,6 +10,10 @@ shortened skips; a ``.normal`` artifact where the grid has none) and joins its r
 * ``cosim``: latency and interval (cycles; microseconds at the clock), and how many images were checked
   bit-exactly in RTL.
 
+A cell is compared at one plan: the default one, or, where a design does not fit the part there and
+the cell's designs were also synthesized at the fit planner's plan (``skipless rtl ID --fit``), at that
+one; its synthesis and co-simulation records are the ones of that plan, and the "fits" column says so.
+
 :func:`verdicts` turns the rows into one line per depth. Both feed the report and the README's table.
 """
 
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from skipless.bench.store import case_variant, latest, record_method
+from skipless.bench.store import case_variant, latest, record_method, rtl_verified_key
 
 SKIPS = ("skip", "noskip", "short")
 # per skip mode, the methods in the order the headline prefers them (the grid's roles first)
@@ -44,6 +48,7 @@ class HeadlineRow:
     rtl_images: int | None = None  # images checked bit-exactly in RTL (largest run)
     rtl_mismatches: int | None = None
     rtl_of: str | None = None  # the commit whose RTL that run checked, where it is not this record set's
+    plan: str = "default"  # whose hardware the row's synthesis and co-simulation are: "default" or "fit"
 
     @property
     def fits(self) -> bool | None:
@@ -53,7 +58,28 @@ class HeadlineRow:
         if not self.utilization:
             return "-"
         worst = max(self.utilization, key=self.utilization.get)
-        return f"{'yes' if self.fits else 'NO'} ({100 * self.utilization[worst]:.0f} % {worst.upper()})"
+        plan = ", fitted plan" if self.plan == "fit" else ""
+        return f"{'yes' if self.fits else 'NO'} ({100 * self.utilization[worst]:.0f} % {worst.upper()}{plan})"
+
+
+def _plan(record: dict) -> str:
+    return (record.get("params") or {}).get("plan") or "default"
+
+
+def _fits(record: dict, capacity: dict) -> bool:
+    m = record["metrics"]
+    return all(float(m[r]) <= capacity[r] for r in RESOURCES if r in m and capacity.get(r))
+
+
+def cell_plan(designs: list[dict[str, list[dict]]], capacity: dict) -> str:
+    """The plan a cell's designs are compared at: the default one, unless one of its designs does not fit
+    the part there and every design synthesized at the default plan was also synthesized at the fit
+    planner's (a cell mixes no plans)."""
+    default = [[r for r in kinds.get("synth", []) if _plan(r) == "default"] for kinds in designs]
+    fitted = [[r for r in kinds.get("synth", []) if _plan(r) == "fit"] for kinds in designs]
+    overflows = any(not _fits(r, capacity) for recs in default for r in recs)
+    complete = all(f for d, f in zip(default, fitted, strict=True) if d) and any(fitted)
+    return "fit" if overflows and complete else "default"
 
 
 def headline_rows(records: list[dict], part: str | None = None, rtl_verified: dict | None = None) -> list[HeadlineRow]:
@@ -75,12 +101,15 @@ def headline_rows(records: list[dict], part: str | None = None, rtl_verified: di
     rows = []
     cells = sorted({(d, q) for d, q, _, _ in by_design}, key=lambda c: (c[0], c[1]))
     for depth, quant in cells:
+        chosen = {}  # skip -> (method, its records by kind)
         for skip in SKIPS:
             methods = [m for m in PREFERRED[skip] if (depth, quant, skip, m) in by_design]
-            if not methods:
-                continue
-            kinds = by_design[(depth, quant, skip, methods[0])]
-            row = HeadlineRow(depth, quant, skip, f"r{depth}-{skip}-{quant}.{methods[0]}")
+            if methods:
+                chosen[skip] = (methods[0], by_design[(depth, quant, skip, methods[0])])
+        plan = cell_plan([kinds for _, kinds in chosen.values()], capacity)
+        for skip, (method, kinds) in chosen.items():
+            kinds = {kind: [r for r in recs if kind == "accuracy" or _plan(r) == plan] for kind, recs in kinds.items()}
+            row = HeadlineRow(depth, quant, skip, f"r{depth}-{skip}-{quant}.{method}", plan=plan)
             for rec in kinds.get("accuracy", []):
                 m = rec["metrics"]
                 if "test_accuracy" in m:
@@ -107,7 +136,7 @@ def headline_rows(records: list[dict], part: str | None = None, rtl_verified: di
                     row.rtl_mismatches = int(m.get("rtl_mismatches", round(images * (1 - float(m["rtl_match"])))))
             if row.latency_us is None and row.latency_cycles is not None and clock_ns:
                 row.latency_us = row.latency_cycles * float(clock_ns) / 1000.0
-            run = (rtl_verified or {}).get(row.design)
+            run = (rtl_verified or {}).get(rtl_verified_key(row.design, plan=plan))
             if run and run.get("images", 0) > (row.rtl_images or 0):
                 row.rtl_images, row.rtl_mismatches = int(run["images"]), int(run.get("mismatches", 0))
                 row.rtl_of = ((run.get("provenance") or {}).get("git_commit") or "?")[:7]

@@ -15,7 +15,8 @@ atomically; :class:`History` appends it to ``benchmarks/results/history.sqlite``
 
 A record's *identity* is ``(case, kind, setting)``: the setting is made of the params in
 :data:`IDENTITY_PARAMS` (method, flow, part, ...), so that a Yosys and a Vivado synthesis of the same
-case, or a KD and a normal artifact of the same variant, are different results rather than one
+case, a KD and a normal artifact of the same variant, or a design at its default plan and at the fit
+planner's (``plan=fit``; a default plan records no plan) are different results rather than one
 overwriting the other. Other params (image counts of a speed run, worker counts) describe the
 measurement and do not split results.
 """
@@ -39,7 +40,7 @@ KINDS = ("accuracy", "csim", "cosim", "synth", "train")
 RUN_ID_ENV = "SKIPLESS_RUN_ID"
 IDENTITY_PARAMS = (
     "method", "dataset", "test_images", "flow", "tool", "simulator", "backend", "part", "io_type", "strategy",
-    "reuse_factor", "clock_period",
+    "reuse_factor", "clock_period", "plan",
 )
 
 _RUN_ID: str | None = None
@@ -143,6 +144,12 @@ def update_json_rows(path: Path, key: str, row: dict) -> None:
 
 
 RTL_VERIFIED = "rtl_verified.json"  # per design, its largest RTL verification run (committed, in the results folder)
+
+
+def rtl_verified_key(design_id: str, rtl: str = "open", plan: str = "default") -> str:
+    """A design's row in rtl_verified.json: the id, ``/vendor`` for the vendor's RTL, ``@fit`` for the fit
+    planner's design (another design than the default plan's, so neither run replaces the other)."""
+    return design_id + ("" if rtl == "open" else f"/{rtl}") + ("@fit" if plan == "fit" else "")
 
 
 def rtl_verified_runs(path: str | Path | None = None) -> dict:

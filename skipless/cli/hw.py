@@ -91,10 +91,10 @@ def _table_row(design_id: str, record: dict, args) -> None:
     """Keep, per design, its largest RTL verification run in benchmarks/results/rtl_verified.json (committed;
     the README's "RTL-verified" column): a run of fewer images of the same design does not replace it."""
     from skipless import workspace
-    from skipless.bench.store import RTL_VERIFIED, rtl_verified_runs, update_json_rows
+    from skipless.bench.store import RTL_VERIFIED, rtl_verified_key, rtl_verified_runs, update_json_rows
 
     path = workspace.current().results / RTL_VERIFIED
-    key = design_id if args.rtl == "open" else f"{design_id}/{args.rtl}"
+    key = rtl_verified_key(design_id, args.rtl, record.get("plan", "default"))
     old = rtl_verified_runs(path).get(key)
     if old and old.get("design_hash") == record["design_hash"] and old.get("images", 0) > record["images"]:
         return
@@ -104,7 +104,7 @@ def _table_row(design_id: str, record: dict, args) -> None:
     row = {k: record[k] for k in keys if k in record}
     n = "all" if args.n == "all" else args.n
     row["command"] = (f"skipless cosim {design_id} --n {n} --sim {args.sim} --gap {args.gap} --stall {args.stall} --seed {args.seed}"
-                      + ("" if args.rtl == "open" else f" --rtl {args.rtl}"))
+                      + ("" if args.rtl == "open" else f" --rtl {args.rtl}") + (" --fit" if record.get("plan") == "fit" else ""))
     from skipless.provenance import provenance
 
     row["provenance"] = provenance()
