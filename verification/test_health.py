@@ -1,6 +1,8 @@
 """Is a trained network alive? skipless.train.health finds the first layer whose output no longer
 depends on the image (a collapsed network), with a planted dead ReLU and on the committed artifacts."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -47,5 +49,7 @@ def test_the_collapsed_grid_student_is_named_and_a_healthy_one_passes(capsys):
     assert main(["models", "activations", "r20-noskip-w4a4.iter-kept", "--n", "16"]) == 1
     out = capsys.readouterr().out
     assert "COLLAPSED: from stem_relu on" in out
+    classes = json.loads(out.split("predicted classes: ")[1].splitlines()[0])
+    assert len(classes) == 10 and sorted(classes)[-2:] == [0, 16]  # all 16 images in one class
     assert main(["models", "activations", "r20-skip-w4a4.qat", "--n", "16"]) == 0
     assert "every layer's output depends on the image" in capsys.readouterr().out

@@ -94,14 +94,15 @@ def cmd_models_activations(args) -> int:
     import numpy as np
 
     from skipless import data, zoo
-    from skipless.train.health import first_constant_layer, layer_health
+    from skipless.train.health import first_constant_layer, layer_health, layer_outputs
 
     ds = data.load(args.dataset, args.data_dir)
     model = zoo.hardware_model(args.id, ds)
     x = ds.normalize(ds.x_test[: args.n])
-    rows = layer_health(model, x)
+    outs = layer_outputs(model, x)
+    rows = layer_health(model, x, outs)
     dead = first_constant_layer(rows)
-    classes = np.bincount(model.predict(x, verbose=0).argmax(axis=-1), minlength=len(ds.classes))
+    classes = np.bincount(outs[model.output_names[0]].argmax(axis=-1), minlength=len(ds.classes))
     if args.json:
         emit_json({"id": args.id, "images": len(x), "layers": [vars(r) for r in rows],
                    "first_constant_layer": dead.name if dead else None, "predicted_classes": classes.tolist()})

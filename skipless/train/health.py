@@ -41,11 +41,12 @@ class LayerHealth:
         return f"{self.name:28s} {self.kind:22s} zeros {100 * self.zero_share:6.2f} %  distinct {self.distinct:7d}{state}"
 
 
-def layer_health(model, x: np.ndarray) -> list[LayerHealth]:
-    """One row per layer, in the model's order, on images ``x`` (at least two)."""
+def layer_health(model, x: np.ndarray, outs: dict[str, np.ndarray] | None = None) -> list[LayerHealth]:
+    """One row per layer, in the model's order, on images ``x`` (at least two); ``outs``: their
+    :func:`layer_outputs` where the caller has them already."""
     if len(x) < 2:
         raise SkiplessError("layer health needs at least two images to tell whether an output depends on the image")
-    outs = layer_outputs(model, x)
+    outs = layer_outputs(model, x) if outs is None else outs
     rows = []
     for layer in model.layers:
         if layer.name not in outs:
