@@ -516,6 +516,13 @@ def test_a_cell_beyond_the_part_is_compared_at_its_fitted_plan_and_never_mixes_p
     rows = headline.headline_rows(partial)
     assert {r.plan for r in rows} == {"default"} and [r.resources["dsp"] for r in rows] == [550, 550, 550]
     assert all(r.fits is False for r in rows)
+    # and none of them wins: the fewest LUTs of designs that cannot be built is no answer
+    assert headline.winner(rows) is None
+    assert headline.verdicts(rows)[0].startswith("r8: w8a8: no winner (no design fits the part at this plan)")
+    # a design that fits but is 2 points less accurate than one that does not: it is the best that fits
+    rows = headline.headline_rows(partial)
+    rows[2].utilization["dsp"], rows[2].accuracy = 0.8, rows[0].accuracy - 2
+    assert headline.winner(rows).skip == "short"
 
 
 def test_a_new_tool_version_reads_as_tool_changed_not_as_a_regression():

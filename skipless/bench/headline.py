@@ -181,15 +181,20 @@ def _num(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _judged(cell: list[HeadlineRow]) -> list[HeadlineRow]:
+    return [r for r in cell if r.accuracy is not None and r.resources.get("lut") is not None]
+
+
 def winner(cell: list[HeadlineRow]) -> HeadlineRow | None:
-    """Among the cell's designs as accurate as its best (within ACCURACY_TOLERANCE) and that fit, the one
-    with the fewest LUTs (then BRAM); designs without resources or accuracy are not judged, and a cell with
-    fewer than two judged designs has no winner (nothing to compare)."""
-    judged = [r for r in cell if r.accuracy is not None and r.resources.get("lut") is not None]
-    if len(judged) < 2:
+    """Among the cell's designs that fit the part, those as accurate as the best of them (within
+    ACCURACY_TOLERANCE), the one with the fewest LUTs (then BRAM). Designs without resources or accuracy
+    are not judged; a cell with fewer than two judged designs, or where none fits, has no winner."""
+    judged = _judged(cell)
+    fitting = [r for r in judged if r.fits is not False]
+    if len(judged) < 2 or not fitting:
         return None
-    best = max(r.accuracy for r in judged)
-    good = [r for r in judged if r.accuracy >= best - ACCURACY_TOLERANCE and r.fits is not False] or judged
+    best = max(r.accuracy for r in fitting)
+    good = [r for r in fitting if r.accuracy >= best - ACCURACY_TOLERANCE]
     return min(good, key=lambda r: (r.resources["lut"], r.resources.get("bram18", 0)))
 
 
@@ -215,8 +220,12 @@ def verdicts(rows: list[HeadlineRow]) -> list[str]:
                         what.append(f"{res.upper().replace('18', '')} {-s:+.1f} %")
                 if what:
                     bits.append(f"{r.skip}: {', '.join(what)}")
-            head = f"{quant}: {w.skip} wins" if w else (f"{quant}: no verdict yet (needs accuracy and synthesis of at least "
-                                                         f"two of skip, noskip and short)")
+            if w:
+                head = f"{quant}: {w.skip} wins"
+            elif len(_judged(cell)) >= 2:
+                head = f"{quant}: no winner (no design fits the part at this plan)"
+            else:
+                head = f"{quant}: no verdict yet (needs accuracy and synthesis of at least two of skip, noskip and short)"
             fit = "" if base is None or base.fits is None else ("" if all(r.fits for r in cell if r.fits is not None)
                                                                   else " (not every design fits the part)")
             parts.append(head + (f" ({'; '.join(bits)})" if bits else "") + fit)

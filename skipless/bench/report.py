@@ -203,8 +203,8 @@ def headline_section(records: list[dict]) -> Section:
         "co-simulation, whether it fits the part, and how many images were checked bit for bit in RTL.")
     header, cells = headline.table(rows)
     s.table(header, cells)
-    s.p("**Verdict** (the winner is the design with the fewest LUTs among those within 1 point of the best "
-        "accuracy that fit the part):")
+    s.p("**Verdict** (of the designs that fit the part, those within 1 point of the best of them; the winner "
+        "is the one with the fewest LUTs; where none fits, there is no winner):")
     for line in headline.verdicts(rows):
         s.p(line)
     return s
