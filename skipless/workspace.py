@@ -81,6 +81,10 @@ class Workspace:
         """The folder of one design's hls4ml project (and its ``rtl/``)."""
         return self.hls_projects / design_id
 
+    def fitted_project(self, design_id: str) -> Path:
+        """The folder of one design planned by the fit planner (``rtl --fit``), apart from its default plan's."""
+        return self.hls_projects / "fit" / design_id
+
 
 def _is_project(folder: Path) -> bool:
     if (folder / MARKER).exists():
