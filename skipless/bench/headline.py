@@ -220,14 +220,15 @@ def verdicts(rows: list[HeadlineRow]) -> list[str]:
                         what.append(f"{res.upper().replace('18', '')} {-s:+.1f} %")
                 if what:
                     bits.append(f"{r.skip}: {', '.join(what)}")
+            none_fits = len(_judged(cell)) >= 2 and not any(r.fits for r in _judged(cell))
             if w:
                 head = f"{quant}: {w.skip} wins"
-            elif len(_judged(cell)) >= 2:
+            elif none_fits:
                 head = f"{quant}: no winner (no design fits the part at this plan)"
             else:
                 head = f"{quant}: no verdict yet (needs accuracy and synthesis of at least two of skip, noskip and short)"
-            fit = "" if base is None or base.fits is None else ("" if all(r.fits for r in cell if r.fits is not None)
-                                                                  else " (not every design fits the part)")
+            some_overflow = any(r.fits is False for r in cell)
+            fit = " (not every design fits the part)" if some_overflow and not none_fits else ""
             parts.append(head + (f" ({'; '.join(bits)})" if bits else "") + fit)
         lines.append(f"r{depth}: " + " | ".join(parts))
     return lines
