@@ -88,8 +88,9 @@ def _print_cosim(design_id: str, result, design, args) -> None:
 
 
 def _table_row(design_id: str, record: dict, args) -> None:
-    """Keep, per design, its largest RTL verification run in benchmarks/results/rtl_verified.json (committed;
-    the README's "RTL-verified" column): a run of fewer images of the same design does not replace it."""
+    """Keep, per design and plan, its largest RTL verification run in benchmarks/results/rtl_verified.json
+    (committed; the README's "RTL-verified" column): a run of fewer images of the same design does not
+    replace it, and a fitted design's run has its own row (``ID@fit``)."""
     from skipless import workspace
     from skipless.bench.store import RTL_VERIFIED, rtl_verified_key, rtl_verified_runs, update_json_rows
 
