@@ -248,7 +248,7 @@ class Build:
             info["accuracy"] = float((predicted == np.asarray(y)[:checked]).mean())
         write_json(design.path / COSIM_RECORD, info, indent=2)
         if record:
-            from skipless.bench.store import make_record, save
+            from skipless.bench.store import make_record, plan_param, save
 
             # rtl_match is the fraction of images equal to QKeras (an agreement metric: any drop regresses);
             # the image count is part of the setting, so a 50-image and a test-set run are two results
@@ -262,7 +262,7 @@ class Build:
             save(make_record(self.design_id, "cosim", metrics,
                              params={"simulator": settings.simulator, "bench": result.bench, "gap_prob": settings.gap_prob,
                                      "stall_prob": settings.stall_prob, "seed": settings.seed, "flow": info["flow"],
-                                     "test_images": checked, "plan": "fit" if info["plan"] == "fit" else None}))
+                                     "test_images": checked, "plan": plan_param(info["plan"])}))
         result.record = info
         result.bit_exact = not result.mismatches and checked == len(x)
         return result

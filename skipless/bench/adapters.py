@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skipless.bench.store import check_record
+from skipless.bench.store import check_record, plan_param
 from skipless.errors import SkiplessError
 
 
@@ -48,7 +48,7 @@ def synth_record(report: dict, where: str = "synthesis report") -> dict:
         "tool_version": tool.get("version"),
         "notes": report.get("notes") or [],
         # a fitted design (skipless rtl --fit) is another result than the default plan's
-        "plan": "fit" if report.get("plan") == "fit" else None,
+        "plan": plan_param(report.get("plan")),
     }
     record = {"case": report["id"], "kind": "synth", "metrics": metrics,
               "params": {k: v for k, v in params.items() if v is not None}, "provenance": report.get("provenance") or {}}

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from skipless.bench.store import case_variant, latest, record_method, rtl_verified_key
+from skipless.bench.store import case_variant, latest, record_method, record_plan, rtl_verified_key
 
 SKIPS = ("skip", "noskip", "short")
 # per skip mode, the methods in the order the headline prefers them (the grid's roles first)
@@ -62,21 +62,25 @@ class HeadlineRow:
         return f"{'yes' if self.fits else 'NO'} ({100 * self.utilization[worst]:.0f} % {worst.upper()}{plan})"
 
 
-def _plan(record: dict) -> str:
-    return (record.get("params") or {}).get("plan") or "default"
+def _resources(metrics: dict) -> dict:
+    return {r: float(metrics[r]) for r in RESOURCES if r in metrics}
+
+
+def _utilization(resources: dict, capacity: dict) -> dict:
+    """Resource -> fraction of the part (1.0: all of it)."""
+    return {r: v / capacity[r] for r, v in resources.items() if capacity.get(r)}
 
 
 def _fits(record: dict, capacity: dict) -> bool:
-    m = record["metrics"]
-    return all(float(m[r]) <= capacity[r] for r in RESOURCES if r in m and capacity.get(r))
+    return all(u <= 1.0 for u in _utilization(_resources(record["metrics"]), capacity).values())
 
 
 def cell_plan(designs: list[dict[str, list[dict]]], capacity: dict) -> str:
     """The plan a cell's designs are compared at: the default one, unless one of its designs does not fit
     the part there and every design synthesized at the default plan was also synthesized at the fit
     planner's (a cell mixes no plans)."""
-    default = [[r for r in kinds.get("synth", []) if _plan(r) == "default"] for kinds in designs]
-    fitted = [[r for r in kinds.get("synth", []) if _plan(r) == "fit"] for kinds in designs]
+    default = [[r for r in kinds.get("synth", []) if record_plan(r) == "default"] for kinds in designs]
+    fitted = [[r for r in kinds.get("synth", []) if record_plan(r) == "fit"] for kinds in designs]
     overflows = any(not _fits(r, capacity) for recs in default for r in recs)
     complete = all(f for d, f in zip(default, fitted, strict=True) if d) and any(fitted)
     return "fit" if overflows and complete else "default"
@@ -108,7 +112,7 @@ def headline_rows(records: list[dict], part: str | None = None, rtl_verified: di
                 chosen[skip] = (methods[0], by_design[(depth, quant, skip, methods[0])])
         plan = cell_plan([kinds for _, kinds in chosen.values()], capacity)
         for skip, (method, kinds) in chosen.items():
-            kinds = {kind: [r for r in recs if kind == "accuracy" or _plan(r) == plan] for kind, recs in kinds.items()}
+            kinds = {kind: [r for r in recs if kind == "accuracy" or record_plan(r) == plan] for kind, recs in kinds.items()}
             row = HeadlineRow(depth, quant, skip, f"r{depth}-{skip}-{quant}.{method}", plan=plan)
             for rec in kinds.get("accuracy", []):
                 m = rec["metrics"]
@@ -118,9 +122,9 @@ def headline_rows(records: list[dict], part: str | None = None, rtl_verified: di
             for rec in kinds.get("synth", []):
                 m = rec["metrics"]
                 clock_ns = (rec.get("params") or {}).get("clock_period")
-                row.resources = {r: float(m[r]) for r in RESOURCES if r in m}
+                row.resources = _resources(m)
                 row.part = part_name
-                row.utilization = {r: v / capacity[r] for r, v in row.resources.items() if capacity.get(r)}
+                row.utilization = _utilization(row.resources, capacity)
                 for key in ("latency_cycles", "latency_us", "interval_cycles"):
                     if key in m and getattr(row, key) is None:
                         setattr(row, key, float(m[key]))
@@ -220,7 +224,8 @@ def verdicts(rows: list[HeadlineRow]) -> list[str]:
                         what.append(f"{res.upper().replace('18', '')} {-s:+.1f} %")
                 if what:
                     bits.append(f"{r.skip}: {', '.join(what)}")
-            none_fits = len(_judged(cell)) >= 2 and not any(r.fits for r in _judged(cell))
+            judged = _judged(cell)
+            none_fits = len(judged) >= 2 and not any(r.fits for r in judged)
             if w:
                 head = f"{quant}: {w.skip} wins"
             elif none_fits:

@@ -103,10 +103,15 @@ def _place_labels(fig: Figure, ax, points: list[tuple[str, float, float]], marke
     radius = 4  # pixels: a scatter marker's half width at the default size
     placed = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
               for x, y in ax.transData.transform(markers)]
+
+    def label_at(text, x, y, dx, dy, align):
+        label = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=fontsize)
+        label.set_in_layout(False)
+        return label
+
     for text, x, y in points:
-        for dx, dy, align in _LABEL_OFFSETS:
-            label = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=fontsize)
-            label.set_in_layout(False)
+        for offset in _LABEL_OFFSETS:
+            label = label_at(text, x, y, *offset)
             box = label.get_window_extent(renderer)
             free = not any(box.overlaps(other) for other in placed)
             if free and inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1:
@@ -114,8 +119,7 @@ def _place_labels(fig: Figure, ax, points: list[tuple[str, float, float]], marke
                 break
             label.remove()
         else:  # nowhere free: the first place, overlapping
-            label = ax.annotate(text, (x, y), textcoords="offset points", xytext=_LABEL_OFFSETS[0][:2], fontsize=fontsize)
-            label.set_in_layout(False)
+            label_at(text, x, y, *_LABEL_OFFSETS[0])
 
 
 def savings_bars(metrics: list[str], series: dict[str, list[float]], title: str) -> Figure:

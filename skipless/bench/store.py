@@ -120,6 +120,17 @@ def record_method(record: dict) -> str | None:
     return (vid.method if vid else None) or (record.get("params") or {}).get("method")
 
 
+def plan_param(plan: str | None) -> str | None:
+    """The ``plan`` param a record of a design at ``plan`` carries: "fit" for the fit planner's design,
+    none for the default plan (its records keep the identity they had before plans were recorded)."""
+    return "fit" if plan == "fit" else None
+
+
+def record_plan(record: dict) -> str:
+    """The plan of the design a record measured: "fit" or "default"."""
+    return (record.get("params") or {}).get("plan") or "default"
+
+
 def setting(record: dict) -> str:
     """The identity params of a record as ``k=v`` pairs ("" when it has none)."""
     params = record.get("params") or {}
